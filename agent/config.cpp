@@ -1,0 +1,303 @@
+#include "agent/config.hpp"
+
+#include <fnmatch.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "agent/json_locations.hpp"
+
+namespace mobasher {
+
+const char* const kDefaultConfigText = R"json({
+  // The Mobasher plan: hard limits per unit, early warning at 1.5 GiB.
+  "listen": "0.0.0.0:9842",
+  "scan_interval": "5s",
+  "discovery_interval": "30s",
+  "state_dir": "/var/lib/mobasher-agent",
+  "measure": "rss",
+  "groups": [
+    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G",
+      "warn": "1.5G", "critical": "95%",
+      "restart": { "on_memory": "90%", "for": "30s", "max_age": "4h", "predict": "10m" } },
+    // recorders are capped at 1.5G, so their early warning is 80% (1.2G), not the limit itself
+    { "name": "recorder", "units": "recorder@*.service", "memory_limit": "1.5G",
+      "warn": "80%", "critical": "95%",
+      "restart": { "on_memory": "90%", "for": "30s", "max_age": "4h", "predict": "10m" } }
+  ],
+  "alerts": { "for": "30s", "repeat_interval": "4h", "resolve": true, "max_backoff": "5m",
+              "webhooks": [] },
+  "actions": { "enabled": true, "dry_run": false, "min_gap": "10m", "max_per_unit_per_hour": 3,
+               "cooldown": "2m", "handover": { "strategy": "restart" } },
+  "history": { "interval": "15s", "max_file_size": "16M", "max_files": 30, "max_age": "30d" }
+}
+)json";
+
+namespace {
+
+using nlohmann::json;
+
+// Reads one document; every accessor knows the key path, so every error can name it.
+class Reader {
+ public:
+  Reader(const LocatedJson& doc, std::string source) : doc_(doc), source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    std::ostringstream msg;
+    msg << "config error: " << source_ << ":" << doc_.line_of(path) << ": "
+        << (path.empty() ? "(top level)" : path) << ": " << what;
+    throw ConfigError(msg.str());
+  }
+
+  static std::string join(const std::string& parent, const std::string& key) {
+    return parent.empty() ? key : parent + "." + key;
+  }
+
+  void only_keys(const json& obj, const std::string& path, std::set<std::string> allowed) const {
+    if (!obj.is_object()) fail(path, "must be an object, not " + describe(obj));
+    for (auto& [k, v] : obj.items()) {
+      if (!allowed.count(k)) {
+        std::string list;
+        for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail(join(path, k), "unknown key (known here: " + list + ")");
+      }
+    }
+  }
+
+  static std::string describe(const json& v) {
+    std::string dumped = v.dump();
+    if (dumped.size() > 40) dumped = dumped.substr(0, 37) + "...";
+    return std::string(v.type_name()) + " " + dumped;
+  }
+
+  std::string string(const json& v, const std::string& path) const {
+    if (!v.is_string()) fail(path, "must be a string, not " + describe(v));
+    return v.get<std::string>();
+  }
+  bool boolean(const json& v, const std::string& path) const {
+    if (!v.is_boolean()) fail(path, "must be true or false, not " + describe(v));
+    return v.get<bool>();
+  }
+  int64_t integer(const json& v, const std::string& path, int64_t lo, int64_t hi) const {
+    if (!v.is_number_integer()) fail(path, "must be a whole number, not " + describe(v));
+    int64_t n = v.get<int64_t>();
+    if (n < lo || n > hi)
+      fail(path, std::to_string(n) + " is out of range " + std::to_string(lo) + ".." +
+                     std::to_string(hi));
+    return n;
+  }
+  Size size(const json& v, const std::string& path, bool allow_percent) const {
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0))
+      return Size{v.get<uint64_t>(), std::nullopt};
+    const char* hint = allow_percent ? "(use bytes, 1.5G, 512M or 80%)" : "(use bytes, 1.5G or 512M)";
+    if (!v.is_string()) fail(path, "must be a size " + std::string(hint) + ", not " + describe(v));
+    auto s = parse_size(v.get<std::string>(), allow_percent);
+    if (!s) fail(path, v.dump() + " is not a size " + hint);
+    return *s;
+  }
+  Duration duration(const json& v, const std::string& path, Duration min) const {
+    if (!v.is_string()) fail(path, "must be a duration like \"5s\", \"10m\" or \"4h\", not " + describe(v));
+    auto d = parse_duration(v.get<std::string>());
+    if (!d) fail(path, v.dump() + " is not a duration (use ms, s, m, h or d: \"5s\", \"4h\")");
+    if (*d < min) fail(path, v.dump() + " is too short (at least " + format_duration(min) + ")");
+    return *d;
+  }
+  std::regex regex(const json& v, const std::string& path) const {
+    std::string pattern = string(v, path);
+    try {
+      return std::regex(pattern, std::regex::extended | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      fail(path, "\"" + pattern + "\" is not a valid regular expression: " + e.what());
+    }
+  }
+
+ private:
+  const LocatedJson& doc_;
+  std::string source_;
+};
+
+RestartPolicy parse_restart(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path, {"on_memory", "for", "max_age", "predict"});
+  RestartPolicy p;
+  if (v.contains("on_memory")) p.on_memory = r.size(v["on_memory"], path + ".on_memory", true);
+  if (v.contains("for")) p.for_duration = r.duration(v["for"], path + ".for", Duration(0));
+  if (v.contains("max_age")) p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+  if (v.contains("predict")) p.predict = r.duration(v["predict"], path + ".predict", Duration(1'000));
+  return p;
+}
+
+GroupConfig parse_group(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path, {"name", "units", "match", "memory_limit", "warn", "critical", "restart"});
+  GroupConfig g;
+  if (!v.contains("name")) r.fail(path, "missing \"name\"");
+  g.name = r.string(v["name"], path + ".name");
+  if (g.name.empty()) r.fail(path + ".name", "must not be empty");
+  if (v.contains("units") == v.contains("match"))
+    r.fail(path, "needs exactly one of \"units\" (a unit glob like \"archiver@*.service\") or "
+                 "\"match\" (processes by comm/cmdline)");
+  if (v.contains("units")) {
+    g.units = r.string(v["units"], path + ".units");
+    if (g.units.empty() || g.units.find('/') != std::string::npos)
+      r.fail(path + ".units", "\"" + g.units + "\" is not a unit name glob");
+  } else {
+    const json& m = v["match"];
+    std::string mp = path + ".match";
+    r.only_keys(m, mp, {"comm", "cmdline"});
+    ProcessMatch pm;
+    if (m.contains("comm")) {
+      pm.comm_pattern = r.string(m["comm"], mp + ".comm");
+      pm.comm = r.regex(m["comm"], mp + ".comm");
+    }
+    if (m.contains("cmdline")) {
+      pm.cmdline_pattern = r.string(m["cmdline"], mp + ".cmdline");
+      pm.cmdline = r.regex(m["cmdline"], mp + ".cmdline");
+    }
+    if (!pm.comm && !pm.cmdline) r.fail(mp, "needs \"comm\" or \"cmdline\"");
+    g.match = std::move(pm);
+  }
+  if (!v.contains("memory_limit")) r.fail(path, "missing \"memory_limit\"");
+  g.memory_limit = r.size(v["memory_limit"], path + ".memory_limit", false).bytes;
+  if (g.memory_limit == 0) r.fail(path + ".memory_limit", "must be more than 0");
+  g.warn = v.contains("warn") ? r.size(v["warn"], path + ".warn", true) : Size{0, 75.0};
+  g.critical = v.contains("critical") ? r.size(v["critical"], path + ".critical", true) : Size{0, 95.0};
+  if (g.warn.resolve(g.memory_limit) > g.critical.resolve(g.memory_limit))
+    r.fail(path + ".warn", "warn (" + format_bytes(g.warn.resolve(g.memory_limit)) +
+                               ") is above critical (" +
+                               format_bytes(g.critical.resolve(g.memory_limit)) + ")");
+  if (v.contains("restart")) g.restart = parse_restart(r, v["restart"], path + ".restart");
+  return g;
+}
+
+AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path, {"for", "repeat_interval", "resolve", "max_backoff", "webhooks"});
+  AlertsConfig a;
+  if (v.contains("for")) a.for_duration = r.duration(v["for"], path + ".for", Duration(0));
+  if (v.contains("repeat_interval"))
+    a.repeat_interval = r.duration(v["repeat_interval"], path + ".repeat_interval", Duration(60'000));
+  if (v.contains("resolve")) a.resolve = r.boolean(v["resolve"], path + ".resolve");
+  if (v.contains("max_backoff"))
+    a.max_backoff = r.duration(v["max_backoff"], path + ".max_backoff", Duration(1'000));
+  if (v.contains("webhooks")) {
+    const json& hooks = v["webhooks"];
+    if (!hooks.is_array()) r.fail(path + ".webhooks", "must be an array, not " + Reader::describe(hooks));
+    for (size_t i = 0; i < hooks.size(); ++i) {
+      std::string hp = path + ".webhooks[" + std::to_string(i) + "]";
+      r.only_keys(hooks[i], hp, {"url", "format"});
+      WebhookConfig w;
+      if (!hooks[i].contains("url")) r.fail(hp, "missing \"url\"");
+      w.url = r.string(hooks[i]["url"], hp + ".url");
+      if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
+        r.fail(hp + ".url", "\"" + w.url + "\" is not an http:// or https:// URL");
+      w.format = hooks[i].contains("format") ? r.string(hooks[i]["format"], hp + ".format")
+                                             : "alertmanager-api";
+      if (w.format != "alertmanager-api" && w.format != "alertmanager-webhook" && w.format != "json")
+        r.fail(hp + ".format", "\"" + w.format +
+                                   "\" is not one of alertmanager-api, alertmanager-webhook, json");
+      a.webhooks.push_back(std::move(w));
+    }
+  }
+  return a;
+}
+
+ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path, {"enabled", "dry_run", "min_gap", "max_per_unit_per_hour", "cooldown", "handover"});
+  ActionsConfig a;
+  if (v.contains("enabled")) a.enabled = r.boolean(v["enabled"], path + ".enabled");
+  if (v.contains("dry_run")) a.dry_run = r.boolean(v["dry_run"], path + ".dry_run");
+  if (v.contains("min_gap")) a.min_gap = r.duration(v["min_gap"], path + ".min_gap", Duration(0));
+  if (v.contains("cooldown")) a.cooldown = r.duration(v["cooldown"], path + ".cooldown", Duration(0));
+  if (v.contains("max_per_unit_per_hour"))
+    a.max_per_unit_per_hour = static_cast<int>(
+        r.integer(v["max_per_unit_per_hour"], path + ".max_per_unit_per_hour", 0, 60));
+  if (v.contains("handover")) {
+    std::string hp = path + ".handover";
+    const json& h = v["handover"];
+    r.only_keys(h, hp, {"strategy", "overlap"});
+    if (h.contains("strategy")) a.handover = r.string(h["strategy"], hp + ".strategy");
+    if (a.handover != "restart" && a.handover != "overlap")
+      r.fail(hp + ".strategy", "\"" + a.handover + "\" is not one of restart, overlap");
+    if (h.contains("overlap")) a.overlap = r.duration(h["overlap"], hp + ".overlap", Duration(0));
+  }
+  return a;
+}
+
+HistoryConfig parse_history(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path, {"interval", "max_file_size", "max_files", "max_age"});
+  HistoryConfig h;
+  if (v.contains("interval")) h.interval = r.duration(v["interval"], path + ".interval", Duration(1'000));
+  if (v.contains("max_file_size")) {
+    h.max_file_size = r.size(v["max_file_size"], path + ".max_file_size", false).bytes;
+    if (h.max_file_size < 4096) r.fail(path + ".max_file_size", "must be at least 4K");
+  }
+  if (v.contains("max_files"))
+    h.max_files = static_cast<int>(r.integer(v["max_files"], path + ".max_files", 1, 10'000));
+  if (v.contains("max_age")) h.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+  return h;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& source_name) {
+  LocatedJson doc;
+  try {
+    doc = parse_json_with_lines(text);
+  } catch (const JsonSyntaxError& e) {
+    throw ConfigError("config error: " + source_name + ":" + std::to_string(e.line) +
+                      ": not valid JSON: " + e.message);
+  }
+  Reader r(doc, source_name);
+  const json& v = doc.value;
+  r.only_keys(v, "", {"listen", "scan_interval", "discovery_interval", "state_dir", "measure",
+                      "pss", "groups", "alerts", "actions", "history"});
+  Config c;
+  c.source = source_name;
+  if (v.contains("listen")) {
+    c.listen = r.string(v["listen"], "listen");
+    auto colon = c.listen.rfind(':');
+    if (colon == std::string::npos || colon + 1 == c.listen.size() ||
+        c.listen.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+      r.fail("listen", "\"" + c.listen + "\" is not HOST:PORT (e.g. \"0.0.0.0:9842\")");
+  }
+  if (v.contains("scan_interval"))
+    c.scan_interval = r.duration(v["scan_interval"], "scan_interval", Duration(10));
+  if (v.contains("discovery_interval"))
+    c.discovery_interval = r.duration(v["discovery_interval"], "discovery_interval", Duration(10));
+  if (v.contains("state_dir")) c.state_dir = r.string(v["state_dir"], "state_dir");
+  if (v.contains("measure")) {
+    c.measure = r.string(v["measure"], "measure");
+    if (c.measure != "rss" && c.measure != "working_set")
+      r.fail("measure", "\"" + c.measure + "\" is not one of rss, working_set");
+  }
+  if (v.contains("pss")) c.pss = r.boolean(v["pss"], "pss");
+  if (v.contains("groups")) {
+    const json& groups = v["groups"];
+    if (!groups.is_array()) r.fail("groups", "must be an array, not " + Reader::describe(groups));
+    std::set<std::string> names;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      std::string path = "groups[" + std::to_string(i) + "]";
+      c.groups.push_back(parse_group(r, groups[i], path));
+      if (!names.insert(c.groups.back().name).second)
+        r.fail(path + ".name", "group \"" + c.groups.back().name + "\" is defined twice");
+    }
+  }
+  if (v.contains("alerts")) c.alerts = parse_alerts(r, v["alerts"], "alerts");
+  if (v.contains("actions")) c.actions = parse_actions(r, v["actions"], "actions");
+  if (v.contains("history")) c.history = parse_history(r, v["history"], "history");
+  return c;
+}
+
+Config default_config() { return parse_config(kDefaultConfigText, "built-in default"); }
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
+  return parse_config(buf.str(), path);
+}
+
+}  // namespace mobasher

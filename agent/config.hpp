@@ -1,0 +1,89 @@
+// The agent's configuration: the model, the built-in default (the Mobasher plan) and the loader
+// that turns JSON-with-comments into it or into an error naming file, line and key path.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "agent/quantities.hpp"
+
+namespace mobasher {
+
+using Duration = std::chrono::milliseconds;
+
+struct RestartPolicy {
+  std::optional<Size> on_memory;
+  Duration for_duration{30'000};
+  std::optional<Duration> max_age;
+  std::optional<Duration> predict;
+};
+
+// Fallback for archivers started without systemd: match processes in /proc.
+struct ProcessMatch {
+  std::string comm_pattern, cmdline_pattern;  // as written, for messages
+  std::optional<std::regex> comm, cmdline;   // either may be absent, not both
+};
+
+struct GroupConfig {
+  std::string name;
+  std::string units;  // glob on unit names, e.g. "archiver@*.service"; empty with `match`
+  std::optional<ProcessMatch> match;
+  uint64_t memory_limit = 0;
+  Size warn, critical;
+  RestartPolicy restart;
+};
+
+struct WebhookConfig {
+  std::string url, format;
+};
+
+struct AlertsConfig {
+  Duration for_duration{30'000}, repeat_interval{4 * 3600'000}, max_backoff{300'000};
+  bool resolve = true;
+  std::vector<WebhookConfig> webhooks;
+};
+
+struct ActionsConfig {
+  bool enabled = true, dry_run = false;
+  Duration min_gap{600'000}, cooldown{120'000};
+  int max_per_unit_per_hour = 3;
+  std::string handover = "restart";
+  Duration overlap{30'000};
+};
+
+struct HistoryConfig {
+  Duration interval{15'000}, max_age{30LL * 86400'000};
+  uint64_t max_file_size = 16ull << 20;
+  int max_files = 30;
+};
+
+struct Config {
+  std::string source = "built-in default";
+  std::string listen = "0.0.0.0:9842";
+  Duration scan_interval{5'000}, discovery_interval{30'000};
+  std::string state_dir = "/var/lib/mobasher-agent";
+  std::string measure = "rss";  // rss | working_set
+  bool pss = false;
+  std::vector<GroupConfig> groups;
+  AlertsConfig alerts;
+  ActionsConfig actions;
+  HistoryConfig history;
+};
+
+// Message is complete: "config error: FILE:LINE: key.path: what is wrong".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+extern const char* const kDefaultConfigText;
+
+Config default_config();
+Config parse_config(std::string_view text, const std::string& source_name);
+Config load_config_file(const std::string& path);  // ConfigError also for unreadable files
+
+}  // namespace mobasher

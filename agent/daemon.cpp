@@ -1,0 +1,257 @@
+#include "agent/daemon.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <spdlog/spdlog.h>
+
+#include "exporters/self_metrics.hpp"
+#include "exporters/status_json.hpp"
+#include "exporters/status_page.hpp"
+
+namespace mobasher {
+namespace {
+
+std::string unit_globs(const Config& c) {
+  std::string out;
+  for (const auto& g : c.groups) {
+    if (!out.empty()) out += ", ";
+    out += g.units.empty() ? g.name + " (by " + (g.match->comm ? "comm" : "cmdline") + ")" : g.units;
+  }
+  return out.empty() ? "(no groups configured)" : out;
+}
+
+// Writes path atomically: a crash leaves the old file or the new one, never half of one.
+bool write_file_atomic(const std::filesystem::path& path, const std::string& data, std::string& err) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::string tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    err = tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  if (!ok) err = tmp + ": " + std::strerror(errno);
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = path.string() + ": " + std::strerror(errno);
+    ok = false;
+  }
+  return ok;
+}
+
+}  // namespace
+
+prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
+  return {0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+}
+
+Config apply_flags(Config c, const CliOptions& cli) {
+  if (cli.listen) c.listen = *cli.listen;
+  if (cli.state_dir) c.state_dir = *cli.state_dir;
+  if (cli.dry_run) c.actions.dry_run = true;
+  return c;
+}
+
+ScannerOptions scanner_options(const CliOptions& cli) {
+  ScannerOptions o;
+  if (cli.proc_root) o.proc_root = *cli.proc_root;
+  if (cli.cgroup_root) o.cgroup_root = *cli.cgroup_root;
+  return o;
+}
+
+TrackerOptions tracker_options(const Config& c) {
+  TrackerOptions o;
+  o.measure_working_set = c.measure == "working_set";
+  return o;
+}
+
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
+  auto p = std::make_shared<Published>();
+  p->metrics = render_exposition(build_families(*snap, stats, read_self_stats()));
+  auto status = status_json(*snap, stats.version);
+  p->status = status.dump();
+  p->page = status_page(status);
+  p->scanned_at = std::chrono::steady_clock::now();
+  p->stale_after = 3 * cfg.scan_interval;
+  if (snap->errors.count("node") && !snap->node.mem_total) p->failure = "cannot read meminfo under the proc root";
+  p->snapshot = std::move(snap);
+  return p;
+}
+
+Daemon::Daemon(CliOptions cli, Config config)
+    : cli_(std::move(cli)),
+      config_(std::move(config)),
+      timer_(io_),
+      signals_(io_, SIGTERM, SIGINT, SIGHUP),
+      scanner_(std::make_unique<Scanner>(scanner_options(cli_), config_)),
+      tracker_(tracker_options(config_)),
+      scan_hist_(scan_duration_buckets()) {
+  stats_.version = MOBASHER_VERSION;
+  for (const char* source : {"cgroup", "proc", "node", "state"}) stats_.scan_errors_total[source] = 0;
+}
+
+void Daemon::load_state() {
+  auto path = std::filesystem::path(config_.state_dir) / "units.json";
+  std::ifstream in(path);
+  if (!in) return;  // first start
+  try {
+    tracker_.load_json(nlohmann::json::parse(in));
+    spdlog::info("state loaded file={} units={}", path.string(), tracker_.tracked_units());
+  } catch (const std::exception& e) {
+    // Keep the unreadable file for inspection instead of overwriting what it recorded.
+    auto aside = path.string() + ".corrupt";
+    std::error_code ec;
+    std::filesystem::rename(path, aside, ec);
+    ++stats_.scan_errors_total["state"];
+    spdlog::error("state file unreadable file={} error=\"{}\" kept_as={}", path.string(), e.what(), aside);
+  }
+}
+
+void Daemon::save_state() {
+  if (!tracker_.dirty()) return;
+  std::string err;
+  auto path = std::filesystem::path(config_.state_dir) / "units.json";
+  if (!write_file_atomic(path, tracker_.to_json().dump() + "\n", err)) {
+    ++stats_.scan_errors_total["state"];
+    spdlog::warn("state not saved error=\"{}\"", err);
+  }
+}
+
+void Daemon::log_changes(const Snapshot& snap) {
+  std::set<std::string> now;
+  for (const auto& u : snap.units) now.insert(u.unit);
+  if (first_scan_ || now.empty() != known_units_.empty()) {
+    if (now.empty())
+      spdlog::warn("no units found patterns=\"{}\" cgroup_root={} cgroup_layout={}: serving node and "
+                   "agent metrics only",
+                   unit_globs(config_), scanner_options(cli_).cgroup_root.string(), snap.cgroup_layout);
+    else
+      spdlog::info("units found count={} cgroup_layout={}", now.size(), snap.cgroup_layout);
+  }
+  for (const auto& u : now)
+    if (!known_units_.count(u)) spdlog::info("unit appeared unit={}", u);
+  for (const auto& u : known_units_)
+    if (!now.count(u)) spdlog::info("unit vanished unit={}", u);
+  if (last_) {
+    for (const auto& u : snap.units) {
+      auto prev = std::find_if(last_->units.begin(), last_->units.end(), [&](auto& x) { return x.unit == u.unit; });
+      if (prev == last_->units.end()) continue;
+      for (const auto& [cause, n] : u.restarts) {
+        auto old = prev->restarts.count(cause) ? prev->restarts.at(cause) : 0;
+        if (n > old) spdlog::info("restart observed unit={} cause={} total={}", u.unit, to_string(cause), n);
+      }
+      if (u.oom_kills_total > prev->oom_kills_total)
+        spdlog::warn("oom kill unit={} total={}", u.unit, u.oom_kills_total);
+    }
+  }
+  known_units_ = std::move(now);
+  first_scan_ = false;
+}
+
+void Daemon::scan_now() {
+  auto snap = std::make_shared<Snapshot>();
+  try {
+    *snap = scanner_->scan(WallClock::now(), std::chrono::steady_clock::now());
+    tracker_.apply(*snap);
+  } catch (const std::exception& e) {
+    // Never expected; count it and keep serving the previous snapshot, marked as failed.
+    ++stats_.scan_errors_total["scan"];
+    spdlog::error("scan failed error=\"{}\"", e.what());
+    if (auto prev = pub_.latest()) {
+      auto p = std::make_shared<Published>(*prev);
+      p->failure = e.what();
+      pub_.publish(std::move(p));
+    }
+    return;
+  }
+  ++stats_.scans_total;
+  for (const auto& [source, n] : snap->errors) stats_.scan_errors_total[source] += n;
+  scan_hist_.Observe(snap->scan_seconds);
+  stats_.scan_duration = scan_hist_.Collect().histogram;
+  log_changes(*snap);
+  pub_.publish(render(snap, stats_, config_));
+  last_ = snap;
+  save_state();
+}
+
+void Daemon::schedule_scan() {
+  auto now = std::chrono::steady_clock::now();
+  next_ += config_.scan_interval;
+  if (next_ < now) next_ = now + config_.scan_interval;  // fell behind: do not burst
+  timer_.expires_at(next_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    scan_now();
+    schedule_scan();
+  });
+}
+
+void Daemon::reload() {
+  if (!cli_.config) {
+    spdlog::info("reload: running on the built-in default config; nothing to reload");
+    return;
+  }
+  try {
+    Config fresh = apply_flags(load_config_file(*cli_.config), cli_);
+    if (fresh.listen != config_.listen)
+      spdlog::warn("reload: listen changed from {} to {}; takes effect on restart", config_.listen, fresh.listen);
+    fresh.listen = config_.listen;
+    scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
+    tracker_.set_options(tracker_options(fresh));
+    config_ = std::move(fresh);
+    spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source, config_.groups.size(),
+                 to_string(scanner_->hierarchies().layout));
+    scan_now();
+    timer_.cancel();
+    next_ = std::chrono::steady_clock::now();
+    schedule_scan();
+  } catch (const ConfigError& e) {
+    spdlog::error("reload refused, keeping the previous config: {}", e.what());
+  }
+}
+
+void Daemon::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    reload();
+    signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+      if (!ec) on_signal(s);
+    });
+    return;
+  }
+  spdlog::info("stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  io_.stop();
+}
+
+int Daemon::run() {
+  std::unique_ptr<HttpServer> http;
+  try {
+    http = std::make_unique<HttpServer>(config_.listen, pub_);
+  } catch (const HttpError& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("started version={} listen={} config=\"{}\" cgroup_layout={} scan_interval={} state_dir={}",
+               MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
+               format_duration(config_.scan_interval), config_.state_dir);
+  load_state();
+  signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+    if (!ec) on_signal(s);
+  });
+  scan_now();
+  next_ = std::chrono::steady_clock::now();
+  schedule_scan();
+  io_.run();
+  save_state();
+  http.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace mobasher

@@ -1,0 +1,63 @@
+// The daemon: one Boost.Asio io_context owns the loop. A steady timer scans every scan_interval,
+// the tracker adds history, the result is rendered once and published with one atomic swap for
+// the HTTP threads. SIGHUP reloads the config (a bad one is refused), SIGTERM/SIGINT stop.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <prometheus/histogram.h>
+#include <set>
+#include <string>
+
+#include "agent/cli.hpp"
+#include "agent/config.hpp"
+#include "agent/unit_tracker.hpp"
+#include "collectors/scanner.hpp"
+#include "exporters/http_server.hpp"
+#include "exporters/metrics.hpp"
+
+namespace mobasher {
+
+// Config as the flags amend it (--listen, --state-dir, --dry-run win over the file).
+Config apply_flags(Config c, const CliOptions& cli);
+ScannerOptions scanner_options(const CliOptions& cli);
+TrackerOptions tracker_options(const Config& c);
+
+prometheus::Histogram::BucketBoundaries scan_duration_buckets();
+
+// Renders everything a request can ask for from one snapshot.
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg);
+
+class Daemon {
+ public:
+  Daemon(CliOptions cli, Config config);
+  int run();  // returns the exit code
+
+ private:
+  void schedule_scan();
+  void scan_now();
+  void on_signal(int signo);
+  void reload();
+  void load_state();
+  void save_state();
+  void log_changes(const Snapshot& snap);
+
+  CliOptions cli_;
+  Config config_;
+  boost::asio::io_context io_;
+  boost::asio::steady_timer timer_;
+  boost::asio::signal_set signals_;
+  std::unique_ptr<Scanner> scanner_;
+  UnitTracker tracker_;
+  Publication pub_;
+  AgentStats stats_;
+  prometheus::Histogram scan_hist_;
+  SnapshotPtr last_;
+  std::set<std::string> known_units_;
+  bool first_scan_ = true;
+  std::chrono::steady_clock::time_point next_;
+};
+
+}  // namespace mobasher

@@ -1,0 +1,111 @@
+// mobasher-agent: command dispatch. Exit codes: 0 ok, 1 runtime failure, 2 usage/config error.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <prometheus/histogram.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "agent/agent_client.hpp"
+#include "agent/cli.hpp"
+#include "agent/config.hpp"
+#include "agent/daemon.hpp"
+#include "agent/status_table.hpp"
+#include "exporters/status_json.hpp"
+
+namespace {
+
+using namespace mobasher;
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("mobasher");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+// One scan, with a tracker so derived fields exist, as `once` and `status --local` need.
+SnapshotPtr scan_once(const CliOptions& cli, const Config& cfg) {
+  Scanner scanner(scanner_options(cli), cfg);
+  UnitTracker tracker(tracker_options(cfg));
+  auto snap = std::make_shared<Snapshot>(scanner.scan(WallClock::now(), std::chrono::steady_clock::now()));
+  tracker.apply(*snap);
+  return snap;
+}
+
+std::string describe(const Config& c) {
+  std::string out = "config ok: " + c.source + ": listen " + c.listen + ", scan every " +
+                    format_duration(c.scan_interval) + ", " + std::to_string(c.groups.size()) + " group(s)\n";
+  for (const auto& g : c.groups) {
+    out += "  " + g.name + ": " + (g.units.empty() ? "processes matching " + (g.match->comm ? g.match->comm_pattern : g.match->cmdline_pattern) : g.units) +
+           ", limit " + format_bytes(g.memory_limit) + ", warn " + format_bytes(g.warn.resolve(g.memory_limit)) +
+           ", critical " + format_bytes(g.critical.resolve(g.memory_limit)) + "\n";
+  }
+  return out;
+}
+
+int run_command(const CliOptions& cli) {
+  if (cli.command == "version") {
+    std::printf("mobasher-agent %s\n", MOBASHER_VERSION);
+    return 0;
+  }
+  if (cli.command == "check-config") {
+    std::cout << describe(load_config_file(cli.check_file));
+    return 0;
+  }
+  Config cfg = apply_flags(cli.config ? load_config_file(*cli.config) : default_config(), cli);
+  if (cli.command == "once") {
+    auto snap = scan_once(cli, cfg);
+    AgentStats stats;
+    stats.version = MOBASHER_VERSION;
+    stats.scans_total = 1;
+    prometheus::Histogram hist(scan_duration_buckets());
+    hist.Observe(snap->scan_seconds);
+    stats.scan_duration = hist.Collect().histogram;
+    std::cout << render(snap, stats, cfg)->metrics;
+    return 0;
+  }
+  if (cli.command == "status") {
+    nlohmann::json status;
+    if (cli.local) {
+      status = status_json(*scan_once(cli, cfg), MOBASHER_VERSION);
+    } else {
+      try {
+        status = nlohmann::json::parse(http_get(cfg.listen, "/api/v1/status"));
+      } catch (const ClientError& e) {
+        std::fprintf(stderr, "mobasher-agent: %s\n(is the agent running? `status --local` scans without it)\n",
+                     e.what());
+        return 1;
+      }
+    }
+    std::cout << status_table(status);
+    return 0;
+  }
+  return Daemon(cli, cfg).run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CliOptions cli;
+  try {
+    cli = parse_cli(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const CliError& e) {
+    std::fprintf(stderr, "mobasher-agent: %s\n\n%s", e.what(), usage_text().c_str());
+    return 2;
+  }
+  if (cli.help) {
+    std::cout << usage_text();
+    return 0;
+  }
+  setup_logging(cli.log_level);
+  try {
+    return run_command(cli);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mobasher-agent: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,98 @@
+// The immutable result of one scan: plain data, no behaviour. Collectors fill the raw fields,
+// the unit tracker adds what needs history (restarts, monotonic OOM kills, growth).
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mobasher {
+
+using WallClock = std::chrono::system_clock;
+using WallTime = WallClock::time_point;
+
+// A process is (pid, start time in clock ticks since boot): PID reuse never mixes two processes.
+struct ProcessId {
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+  auto operator<=>(const ProcessId&) const = default;
+};
+
+struct ProcessSample {
+  ProcessId id;
+  pid_t ppid = 0;
+  std::string comm;
+  bool main = false;  // the unit's main process: its parent is outside the unit
+  uint64_t rss_anon = 0, rss_file = 0, rss_shmem = 0, swap = 0;
+  std::optional<uint64_t> pss;
+  double start_time_seconds = 0;  // Unix time
+  uint64_t rss() const { return rss_anon + rss_file + rss_shmem; }
+};
+
+// What the unit's memory cgroup says; every field is optional because v1/v2 and kernel
+// configuration decide which files exist.
+struct CgroupMemory {
+  bool present = false;
+  uint64_t generation = 0;  // inode of the cgroup directory: changes when systemd recreates it
+  std::optional<uint64_t> usage, limit, swap, anon, file, inactive_file, oom_kills, failcnt;
+  std::optional<uint64_t> working_set() const {
+    if (!usage) return std::nullopt;
+    uint64_t inactive = inactive_file.value_or(0);
+    return *usage > inactive ? *usage - inactive : 0;
+  }
+};
+
+enum class RestartCause { oom, memory, age, predicted, systemd, external };
+inline constexpr std::array<RestartCause, 6> kRestartCauses = {
+    RestartCause::oom,     RestartCause::memory,  RestartCause::age,
+    RestartCause::predicted, RestartCause::systemd, RestartCause::external};
+const char* to_string(RestartCause c);
+
+struct UnitSample {
+  // From collectors.
+  std::string unit, group, channel;
+  std::string cgroup;  // path relative to the hierarchy root, e.g. /system.slice/.../x.service
+  std::vector<ProcessSample> processes;
+  CgroupMemory memory;
+  uint64_t configured_limit = 0;          // the group's memory_limit
+  uint64_t warn_bytes = 0, critical_bytes = 0;
+
+  // From the unit tracker (need earlier snapshots).
+  uint64_t oom_kills_total = 0;
+  std::map<RestartCause, uint64_t> restarts;
+  std::optional<double> growth_bytes_per_second;
+  std::optional<double> seconds_to_limit;
+
+  bool up() const { return !processes.empty(); }
+  uint64_t rss() const;
+  uint64_t swap() const;
+  // The limit percentages refer to: the real cgroup limit when set, else the configured one.
+  uint64_t effective_limit() const { return memory.limit.value_or(configured_limit); }
+  const ProcessSample* main_process() const;
+};
+
+struct NodeSample {
+  std::optional<uint64_t> mem_total, mem_available, swap_total, swap_free, oom_kills;
+  std::optional<double> pressure_some_seconds, pressure_full_seconds;
+};
+
+struct Snapshot {
+  WallTime taken_at{};
+  std::string cgroup_layout;  // "v1", "v2", "hybrid" or "none"
+  std::vector<UnitSample> units;
+  NodeSample node;
+  std::map<std::string, uint64_t> errors;  // read errors in this scan, by source
+  double scan_seconds = 0;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace mobasher

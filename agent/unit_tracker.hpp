@@ -1,0 +1,57 @@
+// What needs more than one snapshot: restarts seen as a change of the main process (pid,
+// start time), OOM kills kept monotonic across cgroup re-creation, and memory growth.
+// No I/O: the daemon persists to_json() and feeds back load_json() after a restart.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "agent/snapshot.hpp"
+
+namespace mobasher {
+
+struct TrackerOptions {
+  std::chrono::seconds growth_window{600};  // samples used for the growth slope
+  size_t max_samples = 240;                  // per unit, bounded
+  std::chrono::seconds forget_after{3600};   // a vanished unit's history is kept this long
+  size_t max_units = 1024;
+  bool measure_working_set = false;          // measure = working_set instead of rss
+};
+
+class UnitTracker {
+ public:
+  explicit UnitTracker(TrackerOptions opts = {}) : opts_(opts) {}
+
+  // Fills oom_kills_total, restarts, growth and seconds_to_limit of every unit in snap.
+  void apply(Snapshot& snap);
+
+  // Counters that must survive an agent restart. dirty(): changed since the last to_json().
+  nlohmann::json to_json();
+  void load_json(const nlohmann::json& j);  // throws nlohmann::json::exception on bad shape
+  bool dirty() const { return dirty_; }
+  size_t tracked_units() const { return units_.size(); }
+  void set_options(TrackerOptions o) { opts_ = o; }
+
+ private:
+  struct State {
+    std::optional<ProcessId> main;
+    uint64_t generation = 0;       // cgroup directory inode
+    uint64_t oom_base = 0;         // OOM kills of earlier cgroup generations
+    uint64_t oom_last_raw = 0;     // last value read from the current generation
+    std::map<RestartCause, uint64_t> restarts;
+    std::deque<std::pair<double, double>> samples;  // (unix seconds, bytes)
+    double last_seen = 0;
+  };
+  void update(State& st, UnitSample& u, double now, bool node_oom_increased);
+
+  TrackerOptions opts_;
+  std::map<std::string, State> units_;
+  std::optional<uint64_t> last_node_oom_;
+  bool dirty_ = false;
+};
+
+}  // namespace mobasher

@@ -1,0 +1,94 @@
+#include "collectors/discovery.hpp"
+
+#include <dirent.h>
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace mobasher {
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Subdirectory names of dir (DT_UNKNOWN is taken as a directory and checked by the caller).
+template <typename F>
+bool for_each_subdir(const std::filesystem::path& dir, F&& f) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) return false;
+  while (dirent* e = ::readdir(d.get())) {
+    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    f(std::string(name));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string channel_of(const std::string& unit) {
+  auto at = unit.find('@');
+  auto dot = unit.rfind('.');
+  if (at == std::string::npos || dot == std::string::npos || dot <= at) return "";
+  return unit.substr(at + 1, dot - at - 1);
+}
+
+Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patterns, int max_depth)
+    : root_(std::move(root)), patterns_(std::move(patterns)), max_depth_(max_depth) {}
+
+bool Discovery::list_slice(const std::string& rel, std::vector<UnitCgroup>& out) {
+  return for_each_subdir(rel.empty() ? root_ : root_ / rel.substr(1), [&](const std::string& name) {
+    for (const auto& p : patterns_) {
+      if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
+        out.push_back({name, p.group, channel_of(name), rel + "/" + name});
+        break;
+      }
+    }
+  });
+}
+
+void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, int depth,
+                     std::vector<UnitCgroup>& out) {
+  ++visited_;
+  size_t before = out.size();
+  std::vector<std::string> children;
+  for_each_subdir(dir, [&](const std::string& name) { children.push_back(name); });
+  for (const auto& name : children) {
+    bool matched = false;
+    for (const auto& p : patterns_) {
+      if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
+        out.push_back({name, p.group, channel_of(name), rel + "/" + name});
+        matched = true;
+        break;
+      }
+    }
+    // Units hold processes, not slices: only descend into what can contain units.
+    if (!matched && depth < max_depth_ && !ends_with(name, ".service") && !ends_with(name, ".scope"))
+      walk(dir / name, rel + "/" + name, depth + 1, out);
+  }
+  if (out.size() > before) slices_.insert(rel.empty() ? "" : rel);
+}
+
+std::vector<UnitCgroup> Discovery::search() {
+  slices_.clear();
+  std::vector<UnitCgroup> out;
+  walk(root_, "", 0, out);
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
+  return out;
+}
+
+std::vector<UnitCgroup> Discovery::refresh() {
+  std::vector<UnitCgroup> out;
+  for (auto it = slices_.begin(); it != slices_.end();) {
+    // A slice that disappeared (all its units stopped) is forgotten until the next search.
+    if (!list_slice(*it, out)) it = slices_.erase(it);
+    else ++it;
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
+  return out;
+}
+
+}  // namespace mobasher

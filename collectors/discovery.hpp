@@ -1,0 +1,47 @@
+// Which unit cgroups exist: a bounded search of the membership hierarchy for unit names that
+// match a group's glob, and a cheap refresh that re-lists only the slices where units were found.
+#pragma once
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mobasher {
+
+struct UnitPattern {
+  std::string group, glob;  // "archiver", "archiver@*.service"
+};
+
+struct UnitCgroup {
+  std::string unit, group, channel;
+  std::string rel;  // from the hierarchy root, with a leading '/'
+  bool operator==(const UnitCgroup&) const = default;
+};
+
+// "archiver@ch1.service" -> "ch1"; "" for a unit that is not a template instance.
+std::string channel_of(const std::string& unit);
+
+class Discovery {
+ public:
+  Discovery(std::filesystem::path hierarchy_root, std::vector<UnitPattern> patterns,
+            int max_depth = 8);
+
+  std::vector<UnitCgroup> search();   // full bounded walk; remembers the slices it found
+  std::vector<UnitCgroup> refresh();  // re-lists the remembered slices only
+  size_t known_slices() const { return slices_.size(); }
+  uint64_t directories_visited() const { return visited_; }
+
+ private:
+  void walk(const std::filesystem::path& dir, const std::string& rel, int depth,
+            std::vector<UnitCgroup>& out);
+  bool list_slice(const std::string& rel, std::vector<UnitCgroup>& out);
+
+  std::filesystem::path root_;
+  std::vector<UnitPattern> patterns_;
+  int max_depth_;
+  std::set<std::string> slices_;
+  uint64_t visited_ = 0;
+};
+
+}  // namespace mobasher

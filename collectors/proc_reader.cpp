@@ -1,0 +1,257 @@
+#include "collectors/proc_reader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+namespace mobasher {
+namespace {
+
+std::optional<uint64_t> to_u64(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p == s.data()) return std::nullopt;
+  return v;
+}
+
+std::string_view next_field(std::string_view& s) {
+  size_t b = s.find_first_not_of(' ');
+  if (b == std::string_view::npos) {
+    s = {};
+    return {};
+  }
+  s.remove_prefix(b);
+  size_t e = s.find(' ');
+  std::string_view f = s.substr(0, e);
+  s.remove_prefix(e == std::string_view::npos ? s.size() : e);
+  return f;
+}
+
+// "Key:   1234 kB" lines: value in bytes for the keys asked for.
+template <typename F>
+void for_each_kb_line(std::string_view text, F&& on_line) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view rest = line.substr(colon + 1);
+    std::string_view num = next_field(rest);
+    if (auto v = to_u64(num)) on_line(line.substr(0, colon), *v * 1024);
+  }
+}
+
+int open_ro(const std::filesystem::path& p) { return ::open(p.c_str(), O_RDONLY | O_CLOEXEC); }
+
+}  // namespace
+
+std::optional<ProcStat> parse_proc_stat(std::string_view text) {
+  // comm may contain spaces and parentheses: it ends at the LAST ')'.
+  size_t open = text.find('(');
+  size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+    return std::nullopt;
+  ProcStat st;
+  st.comm = std::string(text.substr(open + 1, close - open - 1));
+  std::string_view rest = text.substr(close + 1);
+  // Fields from 3 (state) on; index i below is field number i+3 of proc(5).
+  std::string_view f[22];
+  for (auto& x : f) {
+    x = next_field(rest);
+    if (x.empty()) return std::nullopt;
+  }
+  st.state = f[0][0];
+  auto ppid = to_u64(f[1]), ut = to_u64(f[11]), stt = to_u64(f[12]), start = to_u64(f[19]),
+       vsize = to_u64(f[20]);
+  int64_t rss = 0;
+  auto [p, ec] = std::from_chars(f[21].data(), f[21].data() + f[21].size(), rss);
+  if (!ppid || !ut || !stt || !start || !vsize || ec != std::errc()) return std::nullopt;
+  (void)p;
+  st.ppid = static_cast<pid_t>(*ppid);
+  st.utime = *ut;
+  st.stime = *stt;
+  st.start_time = *start;
+  st.vsize = *vsize;
+  st.rss_pages = rss;
+  return st;
+}
+
+std::optional<ProcStatus> parse_proc_status(std::string_view text) {
+  ProcStatus s;
+  int found = 0;
+  for_each_kb_line(text, [&](std::string_view key, uint64_t bytes) {
+    if (key == "RssAnon") s.rss_anon = bytes, found |= 1;
+    else if (key == "RssFile") s.rss_file = bytes, found |= 2;
+    else if (key == "RssShmem") s.rss_shmem = bytes, found |= 4;
+    else if (key == "VmSwap") s.swap = bytes, found |= 8;
+  });
+  // Kernel threads have none of these lines; they are never unit members, so reject them.
+  if ((found & 7) != 7) return std::nullopt;
+  return s;
+}
+
+std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text) {
+  std::optional<uint64_t> pss;
+  for_each_kb_line(text, [&](std::string_view key, uint64_t bytes) {
+    if (key == "Pss") pss = bytes;
+  });
+  return pss;
+}
+
+std::optional<uint64_t> parse_boot_time(std::string_view text) {
+  size_t pos = text.find("\nbtime ");
+  if (pos == std::string_view::npos) return std::nullopt;
+  std::string_view rest = text.substr(pos + 7);
+  return to_u64(next_field(rest));
+}
+
+std::optional<std::string> read_small_file(const std::filesystem::path& path) {
+  int fd = open_ro(path);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > (1u << 20)) break;  // no file we read is this large: stop, stay bounded
+  }
+  ::close(fd);
+  return out;
+}
+
+ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processes)
+    : root_(std::move(proc_root)), max_open_(max_open_processes) {
+  buf_.resize(8192);
+  if (auto text = read_small_file(root_ / "stat"))
+    if (auto bt = parse_boot_time(*text)) boot_time_ = static_cast<double>(*bt);
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz > 0) ticks_per_second_ = static_cast<double>(hz);
+}
+
+ProcReader::~ProcReader() {
+  for (auto& [pid, e] : open_) close_entry(e);
+}
+
+double ProcReader::start_time_seconds(uint64_t ticks) const {
+  return boot_time_ + static_cast<double>(ticks) / ticks_per_second_;
+}
+
+void ProcReader::close_entry(Open& e) {
+  if (e.stat_fd >= 0) ::close(e.stat_fd);
+  if (e.status_fd >= 0) ::close(e.status_fd);
+  e.stat_fd = e.status_fd = -1;
+}
+
+std::optional<std::string_view> ProcReader::pread_all(int fd) {
+  size_t len = 0;
+  while (true) {
+    ssize_t n = ::pread(fd, buf_.data() + len, buf_.size() - len, static_cast<off_t>(len));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;  // ESRCH: the process behind this descriptor has exited
+    }
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+    if (len == buf_.size()) {
+      if (buf_.size() >= (1u << 20)) break;
+      buf_.resize(buf_.size() * 2);
+    }
+  }
+  return std::string_view(buf_.data(), len);
+}
+
+std::optional<ProcStat> ProcReader::stat(pid_t pid) {
+  auto text = read_small_file(root_ / std::to_string(pid) / "stat");
+  if (!text) return std::nullopt;
+  auto st = parse_proc_stat(*text);
+  if (!st) ++parse_errors_;
+  return st;
+}
+
+std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
+  auto it = open_.find(pid);
+  // Two attempts: a cached descriptor may belong to an exited process whose PID was reused.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (it == open_.end()) {
+      Open e;
+      auto dir = root_ / std::to_string(pid);
+      e.stat_fd = open_ro(dir / "stat");
+      if (e.stat_fd < 0) return std::nullopt;
+      e.status_fd = open_ro(dir / "status");
+      if (e.status_fd < 0) {
+        close_entry(e);
+        return std::nullopt;
+      }
+      it = open_.emplace(pid, e).first;
+    }
+    Open& e = it->second;
+    auto stat_text = pread_all(e.stat_fd);
+    std::optional<ProcStat> st = stat_text ? parse_proc_stat(*stat_text) : std::nullopt;
+    if (!stat_text || (e.id.start_time != 0 && st && st->start_time != e.id.start_time)) {
+      close_entry(e);
+      open_.erase(it);
+      it = open_.end();
+      continue;
+    }
+    if (!st || st->state == 'Z') {
+      if (!st) ++parse_errors_;
+      e.seen = true;
+      return std::nullopt;
+    }
+    auto status_text = pread_all(e.status_fd);
+    if (!status_text) {
+      close_entry(e);
+      open_.erase(it);
+      return std::nullopt;
+    }
+    auto status = parse_proc_status(*status_text);
+    if (!status) {
+      e.seen = true;
+      return std::nullopt;
+    }
+    e.id = {pid, st->start_time};
+    e.seen = true;
+    ProcessSample s;
+    s.id = e.id;
+    s.ppid = st->ppid;
+    s.comm = std::move(st->comm);
+    s.rss_anon = status->rss_anon;
+    s.rss_file = status->rss_file;
+    s.rss_shmem = status->rss_shmem;
+    s.swap = status->swap;
+    s.start_time_seconds = start_time_seconds(st->start_time);
+    if (with_pss) {
+      if (auto text = read_small_file(root_ / std::to_string(pid) / "smaps_rollup"))
+        s.pss = parse_smaps_rollup_pss(*text);
+    }
+    if (open_.size() > max_open_) {  // cache full: this one was read once, stay bounded
+      close_entry(it->second);
+      open_.erase(it);
+    }
+    return s;
+  }
+  return std::nullopt;
+}
+
+void ProcReader::end_scan() {
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (!it->second.seen) {
+      close_entry(it->second);
+      it = open_.erase(it);
+    } else {
+      it->second.seen = false;
+      ++it;
+    }
+  }
+}
+
+}  // namespace mobasher

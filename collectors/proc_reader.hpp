@@ -1,0 +1,77 @@
+// /proc/PID/{stat,status}: parsers on text, and a reader that keeps each process's files open
+// across scans and re-reads them with pread (measured: ~3 us/process vs ~20 us open+read+close).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "agent/snapshot.hpp"
+
+namespace mobasher {
+
+struct ProcStat {
+  std::string comm;
+  char state = '?';
+  pid_t ppid = 0;
+  uint64_t utime = 0, stime = 0;  // clock ticks
+  uint64_t start_time = 0;        // clock ticks since boot
+  uint64_t vsize = 0;             // bytes
+  int64_t rss_pages = 0;
+};
+
+struct ProcStatus {
+  uint64_t rss_anon = 0, rss_file = 0, rss_shmem = 0, swap = 0;  // bytes
+};
+
+std::optional<ProcStat> parse_proc_stat(std::string_view text);
+std::optional<ProcStatus> parse_proc_status(std::string_view text);
+std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);  // bytes
+std::optional<uint64_t> parse_boot_time(std::string_view proc_stat_text);  // "btime" of /proc/stat
+
+// Reads one small file whole; nullopt if it cannot be opened or read (the process is gone).
+std::optional<std::string> read_small_file(const std::filesystem::path& path);
+
+class ProcReader {
+ public:
+  // max_open_processes bounds the descriptor cache (2 fds per cached process).
+  explicit ProcReader(std::filesystem::path proc_root, size_t max_open_processes = 2048);
+  ~ProcReader();
+  ProcReader(const ProcReader&) = delete;
+  ProcReader& operator=(const ProcReader&) = delete;
+
+  // nullopt: the process is gone (normal, not an error). A malformed file counts in errors().
+  std::optional<ProcessSample> sample(pid_t pid, bool with_pss);
+  std::optional<ProcStat> stat(pid_t pid);  // uncached, for /proc walks
+
+  // Closes the descriptors of processes not sampled since the last call.
+  void end_scan();
+  uint64_t parse_errors() const { return parse_errors_; }
+  size_t open_processes() const { return open_.size(); }
+  const std::filesystem::path& root() const { return root_; }
+  double start_time_seconds(uint64_t ticks) const;
+
+ private:
+  struct Open {
+    int stat_fd = -1, status_fd = -1;
+    ProcessId id;
+    bool seen = false;
+  };
+  void close_entry(Open& e);
+  std::optional<std::string_view> pread_all(int fd);
+
+  std::filesystem::path root_;
+  size_t max_open_;
+  std::unordered_map<pid_t, Open> open_;
+  std::string buf_;
+  uint64_t parse_errors_ = 0;
+  double boot_time_ = 0;
+  double ticks_per_second_ = 100;
+};
+
+}  // namespace mobasher

@@ -1,0 +1,145 @@
+#include "collectors/proc_scan.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "collectors/proc_reader.hpp"
+
+namespace mobasher {
+namespace {
+
+bool is_pid(const char* name, pid_t& pid) {
+  pid_t v = 0;
+  if (!*name) return false;
+  for (const char* p = name; *p; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    v = v * 10 + (*p - '0');
+  }
+  pid = v;
+  return true;
+}
+
+// One open+read+close of a small /proc file into buf; false if the process is gone.
+bool read_into(int dirfd, const std::string& rel, std::string& buf) {
+  int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  buf.resize(4096);
+  ssize_t n = ::read(fd, buf.data(), buf.size());
+  ::close(fd);
+  if (n <= 0) return false;
+  buf.resize(static_cast<size_t>(n));
+  return true;
+}
+
+}  // namespace
+
+ProcScan::ProcScan(std::filesystem::path proc_root, std::vector<MatchGroup> groups,
+                   size_t max_cmdline_cache)
+    : root_(std::move(proc_root)), groups_(std::move(groups)), max_cache_(max_cmdline_cache) {}
+
+const std::string& ProcScan::cmdline(const Entry& e) {
+  auto key = std::make_pair(ProcessId{e.pid, e.start_time}, e.comm);
+  auto it = cmdlines_.find(key);
+  if (it == cmdlines_.end()) {
+    std::string text;
+    if (auto t = read_small_file(root_ / std::to_string(e.pid) / "cmdline")) text = std::move(*t);
+    while (!text.empty() && text.back() == '\0') text.pop_back();
+    for (char& c : text)
+      if (c == '\0') c = ' ';
+    if (cmdlines_.size() >= max_cache_) {
+      buf_ = std::move(text);  // cache full: match without remembering
+      return buf_;
+    }
+    it = cmdlines_.emplace(std::move(key), Cached{std::move(text), true}).first;
+  }
+  it->second.seen = true;
+  return it->second.cmdline;
+}
+
+int ProcScan::match(const Entry& e, std::string& channel) {
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const ProcessMatch& m = groups_[i].match;
+    std::smatch cm, lm;
+    if (m.comm && !std::regex_search(e.comm, cm, *m.comm)) continue;
+    if (m.cmdline) {
+      const std::string& line = cmdline(e);
+      if (!std::regex_search(line, lm, *m.cmdline)) continue;
+      if (lm.size() > 1 && lm[1].matched) {
+        channel = lm[1].str();
+        return static_cast<int>(i);
+      }
+    }
+    if (cm.size() > 1 && cm[1].matched) channel = cm[1].str();
+    else channel = std::to_string(e.pid);
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<MatchedTree> ProcScan::scan() {
+  std::vector<Entry> all;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(root_.c_str()), ::closedir);
+  if (!dir) return {};
+  int dirfd = ::dirfd(dir.get());
+  std::string buf, rel;
+  while (dirent* d = ::readdir(dir.get())) {
+    pid_t pid;
+    if (!is_pid(d->d_name, pid)) continue;
+    rel.assign(d->d_name).append("/stat");
+    if (!read_into(dirfd, rel, buf)) continue;  // exited between readdir and open: normal
+    auto st = parse_proc_stat(buf);
+    if (!st || st->state == 'Z') continue;
+    all.push_back({pid, st->ppid, st->start_time, std::move(st->comm)});
+  }
+  seen_ = all.size();
+
+  std::unordered_map<pid_t, size_t> index;
+  std::unordered_map<pid_t, std::vector<size_t>> children;
+  index.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    index[all[i].pid] = i;
+    children[all[i].ppid].push_back(i);
+  }
+  std::vector<int> matched(all.size(), -1);
+  std::vector<std::string> channels(all.size());
+  for (size_t i = 0; i < all.size(); ++i) matched[i] = match(all[i], channels[i]);
+
+  std::vector<MatchedTree> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (matched[i] < 0) continue;
+    // A matched process below another matched one belongs to that one's tree.
+    bool nested = false;
+    pid_t p = all[i].ppid;
+    for (int hops = 0; hops < 64 && p > 1; ++hops) {
+      auto it = index.find(p);
+      if (it == index.end()) break;
+      if (matched[it->second] >= 0) {
+        nested = true;
+        break;
+      }
+      p = all[it->second].ppid;
+    }
+    if (nested) continue;
+    MatchedTree t{groups_[static_cast<size_t>(matched[i])].group, channels[i], all[i].pid, {}};
+    std::vector<size_t> todo{i};
+    while (!todo.empty() && t.members.size() < 4096) {
+      size_t cur = todo.back();
+      todo.pop_back();
+      t.members.push_back(all[cur].pid);
+      if (auto it = children.find(all[cur].pid); it != children.end())
+        todo.insert(todo.end(), it->second.begin(), it->second.end());
+    }
+    out.push_back(std::move(t));
+  }
+  for (auto it = cmdlines_.begin(); it != cmdlines_.end();) {
+    if (!it->second.seen) it = cmdlines_.erase(it);
+    else (it++)->second.seen = false;
+  }
+  return out;
+}
+
+}  // namespace mobasher

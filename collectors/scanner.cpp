@@ -1,0 +1,102 @@
+#include "collectors/scanner.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "collectors/cgroup_reader.hpp"
+#include "collectors/node_reader.hpp"
+
+namespace mobasher {
+namespace {
+
+std::vector<UnitPattern> unit_patterns(const Config& c) {
+  std::vector<UnitPattern> out;
+  for (const auto& g : c.groups)
+    if (!g.units.empty()) out.push_back({g.name, g.units});
+  return out;
+}
+
+std::vector<MatchGroup> match_groups(const Config& c) {
+  std::vector<MatchGroup> out;
+  for (const auto& g : c.groups)
+    if (g.match) out.push_back({g.name, *g.match});
+  return out;
+}
+
+}  // namespace
+
+Scanner::Scanner(ScannerOptions opts, const Config& config)
+    : opts_(std::move(opts)),
+      hier_(detect_cgroup_layout(opts_.cgroup_root)),
+      groups_(config.groups),
+      pss_(config.pss),
+      discovery_interval_(config.discovery_interval),
+      discovery_(hier_.membership, unit_patterns(config)),
+      proc_(opts_.proc_root) {
+  auto mg = match_groups(config);
+  if (!mg.empty()) proc_scan_ = std::make_unique<ProcScan>(opts_.proc_root, std::move(mg));
+}
+
+void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::string& group,
+                       const std::string& channel, const std::string& rel,
+                       const std::vector<pid_t>& pids, bool read_memory) {
+  UnitSample u;
+  u.unit = unit;
+  u.group = group;
+  u.channel = channel;
+  u.cgroup = rel;
+  auto g = std::find_if(groups_.begin(), groups_.end(), [&](auto& x) { return x.name == group; });
+  for (pid_t pid : pids)
+    if (auto s = proc_.sample(pid, pss_)) u.processes.push_back(std::move(*s));
+  std::unordered_set<pid_t> members;
+  for (auto& p : u.processes) members.insert(p.id.pid);
+  for (auto& p : u.processes) p.main = !members.count(p.ppid);
+  if (read_memory && !hier_.memory.empty()) {
+    auto r = read_cgroup_memory(hier_.memory / rel.substr(1), hier_.memory_v2);
+    u.memory = r.memory;
+    if (r.errors) snap.errors["cgroup"] += static_cast<uint64_t>(r.errors);
+  }
+  if (g != groups_.end()) {
+    u.configured_limit = g->memory_limit;
+    u.warn_bytes = g->warn.resolve(u.effective_limit());
+    u.critical_bytes = g->critical.resolve(u.effective_limit());
+  }
+  snap.units.push_back(std::move(u));
+}
+
+Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
+  auto t0 = std::chrono::steady_clock::now();
+  Snapshot snap;
+  snap.taken_at = now;
+  snap.cgroup_layout = to_string(hier_.layout);
+
+  std::vector<UnitCgroup> units;
+  if (hier_.layout != CgroupLayout::none) {
+    if (!last_search_ || mono - *last_search_ >= discovery_interval_) {
+      units = discovery_.search();
+      last_search_ = mono;
+    } else {
+      units = discovery_.refresh();
+    }
+  }
+  for (const auto& uc : units) {
+    auto pids = read_cgroup_pids(hier_.membership / uc.rel.substr(1));
+    add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, pids, true);
+  }
+  if (proc_scan_) {
+    for (const auto& t : proc_scan_->scan())
+      add_unit(snap, t.group + "@" + t.channel, t.group, t.channel, "", t.members, false);
+  }
+  proc_.end_scan();
+  if (proc_.parse_errors() > last_parse_errors_)
+    snap.errors["proc"] += proc_.parse_errors() - last_parse_errors_;
+  last_parse_errors_ = proc_.parse_errors();
+
+  auto node = read_node(opts_.proc_root);
+  snap.node = node.node;
+  if (node.errors) snap.errors["node"] += static_cast<uint64_t>(node.errors);
+  snap.scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return snap;
+}
+
+}  // namespace mobasher

@@ -1,0 +1,51 @@
+// Readers -> Snapshot: discovery (bounded search every discovery_interval, cheap refresh between),
+// each unit's processes and cgroup memory, the /proc fallback groups, and the node.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "agent/config.hpp"
+#include "agent/snapshot.hpp"
+#include "collectors/cgroup_layout.hpp"
+#include "collectors/discovery.hpp"
+#include "collectors/proc_reader.hpp"
+#include "collectors/proc_scan.hpp"
+
+namespace mobasher {
+
+struct ScannerOptions {
+  std::filesystem::path proc_root = "/proc";
+  std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+};
+
+class Scanner {
+ public:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  Scanner(ScannerOptions opts, const Config& config);
+
+  Snapshot scan(WallTime now, SteadyTime mono);
+  const CgroupHierarchies& hierarchies() const { return hier_; }
+  size_t open_processes() const { return proc_.open_processes(); }
+
+ private:
+  void add_unit(Snapshot& snap, const std::string& unit, const std::string& group,
+                const std::string& channel, const std::string& rel, const std::vector<pid_t>& pids,
+                bool read_memory);
+
+  ScannerOptions opts_;
+  CgroupHierarchies hier_;
+  std::vector<GroupConfig> groups_;
+  bool pss_;
+  std::chrono::milliseconds discovery_interval_;
+  Discovery discovery_;
+  std::unique_ptr<ProcScan> proc_scan_;  // only when a group matches by comm/cmdline
+  ProcReader proc_;
+  std::optional<SteadyTime> last_search_;
+  uint64_t last_parse_errors_ = 0;
+};
+
+}  // namespace mobasher

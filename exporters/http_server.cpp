@@ -1,0 +1,101 @@
+#include "exporters/http_server.hpp"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace mobasher {
+namespace {
+
+void respond(mg_connection* conn, int code, const char* reason, const char* type,
+             std::string_view body, const char* extra_headers = "") {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+            code, reason, type, body.size(), extra_headers);
+  const auto* info = mg_get_request_info(conn);
+  if (std::strcmp(info->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& listen, const Publication& pub, int threads)
+    : pub_(pub) {
+  mg_init_library(0);
+  std::string nthreads = std::to_string(threads);
+  const char* options[] = {"listening_ports",  listen.c_str(), "num_threads", nthreads.c_str(),
+                           "enable_keep_alive", "no",          "request_timeout_ms", "10000",
+                           nullptr};
+  mg_callbacks callbacks{};
+  mg_init_data init{&callbacks, this, options};
+  char text[256] = "";
+  mg_error_data err{nullptr, text, sizeof text};
+  ctx_ = mg_start2(&init, &err);
+  if (!ctx_) {
+    mg_exit_library();
+    throw HttpError("cannot listen on " + listen + ": " + (text[0] ? text : "civetweb failed to start"));
+  }
+  mg_set_request_handler(ctx_, "/", &HttpServer::handle, this);
+}
+
+HttpServer::~HttpServer() {
+  if (ctx_) {
+    mg_stop(ctx_);
+    mg_exit_library();
+  }
+}
+
+int HttpServer::handle(mg_connection* conn, void* self) {
+  return static_cast<HttpServer*>(self)->serve(conn);
+}
+
+std::string HttpServer::unhealthy_reason(const Published* p, std::chrono::steady_clock::time_point now) {
+  if (!p) return "no scan has completed yet";
+  if (!p->failure.empty()) return "last scan failed: " + p->failure;
+  auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - p->scanned_at);
+  if (age > p->stale_after)
+    return "last scan is " + std::to_string(age.count() / 1000) + "s old (more than 3 scan intervals, " +
+           std::to_string(p->stale_after.count() / 1000) + "s)";
+  return "";
+}
+
+int HttpServer::serve(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  std::string_view path = info->local_uri ? info->local_uri : "";
+  std::string_view method = info->request_method;
+  static constexpr std::string_view kKnown[] = {"/metrics", "/healthz", "/api/v1/status", "/"};
+  bool known = false;
+  for (auto k : kKnown) known = known || path == k;
+  if (!known) {
+    respond(conn, 404, "Not Found", "text/plain; charset=utf-8",
+            "not found; try /metrics, /healthz, /api/v1/status or /\n");
+    return 404;
+  }
+  if (method != "GET" && method != "HEAD") {
+    respond(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "only GET is allowed\n",
+            "Allow: GET, HEAD\r\n");
+    return 405;
+  }
+  auto p = pub_.latest();
+  if (path == "/healthz") {
+    std::string reason = unhealthy_reason(p.get(), std::chrono::steady_clock::now());
+    if (reason.empty()) respond(conn, 200, "OK", "text/plain; charset=utf-8", "ok\n");
+    else respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", reason + "\n");
+    return reason.empty() ? 200 : 503;
+  }
+  if (!p) {
+    respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", "no scan has completed yet\n");
+    return 503;
+  }
+  if (path == "/metrics")
+    respond(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", p->metrics);
+  else if (path == "/api/v1/status")
+    respond(conn, 200, "OK", "application/json", p->status);
+  else
+    respond(conn, 200, "OK", "text/html; charset=utf-8", p->page);
+  return 200;
+}
+
+}  // namespace mobasher

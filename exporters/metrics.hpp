@@ -1,0 +1,27 @@
+// Snapshot (+ the agent's own counters) -> Prometheus metric families and their text exposition.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <string>
+#include <vector>
+
+#include "agent/snapshot.hpp"
+#include "exporters/self_metrics.hpp"
+
+namespace mobasher {
+
+struct AgentStats {
+  std::string version;
+  uint64_t scans_total = 0;
+  std::map<std::string, uint64_t> scan_errors_total;  // by source
+  prometheus::ClientMetric::Histogram scan_duration;
+};
+
+std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,
+                                                     const std::optional<SelfStats>& self);
+std::string render_exposition(const std::vector<prometheus::MetricFamily>& families);
+
+}  // namespace mobasher

@@ -1,0 +1,91 @@
+#include "exporters/status_json.hpp"
+
+#include <ctime>
+
+namespace mobasher {
+
+namespace {
+
+std::string rfc3339(WallTime t) {
+  std::time_t secs = WallClock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+template <typename T>
+nlohmann::json opt(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
+  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  nlohmann::json units = nlohmann::json::array();
+  for (const auto& u : snap.units) {
+    nlohmann::json procs = nlohmann::json::array();
+    for (const auto& p : u.processes) {
+      procs.push_back({{"pid", p.id.pid},           {"start_time_ticks", p.id.start_time},
+                       {"ppid", p.ppid},            {"comm", p.comm},
+                       {"main", p.main},            {"rss_bytes", p.rss()},
+                       {"rss_anon_bytes", p.rss_anon}, {"rss_file_bytes", p.rss_file},
+                       {"rss_shmem_bytes", p.rss_shmem}, {"swap_bytes", p.swap},
+                       {"pss_bytes", opt(p.pss)},   {"start_time", p.start_time_seconds}});
+    }
+    nlohmann::json restarts = nlohmann::json::object();
+    for (const auto& [c, n] : u.restarts) restarts[to_string(c)] = n;
+    const ProcessSample* main = u.main_process();
+    uint64_t limit = u.effective_limit();
+    nlohmann::json j = {
+        {"unit", u.unit},
+        {"group", u.group},
+        {"channel", u.channel},
+        {"cgroup", u.cgroup},
+        {"up", u.up()},
+        {"rss_bytes", u.rss()},
+        {"swap_bytes", u.swap()},
+        {"limit_bytes", limit},
+        {"warning_bytes", u.warn_bytes},
+        {"critical_bytes", u.critical_bytes},
+        {"percent_of_limit", limit ? 100.0 * static_cast<double>(u.rss()) / static_cast<double>(limit) : 0.0},
+        {"cgroup_memory",
+         {{"present", u.memory.present},
+          {"usage_bytes", opt(u.memory.usage)},
+          {"working_set_bytes", opt(u.memory.working_set())},
+          {"limit_bytes", opt(u.memory.limit)},
+          {"swap_bytes", opt(u.memory.swap)},
+          {"anon_bytes", opt(u.memory.anon)},
+          {"file_bytes", opt(u.memory.file)},
+          {"inactive_file_bytes", opt(u.memory.inactive_file)},
+          {"oom_kills", opt(u.memory.oom_kills)},
+          {"failcnt", opt(u.memory.failcnt)}}},
+        {"main_pid", main ? nlohmann::json(main->id.pid) : nlohmann::json(nullptr)},
+        {"start_time", main ? nlohmann::json(main->start_time_seconds) : nlohmann::json(nullptr)},
+        {"age_seconds", main ? nlohmann::json(now - main->start_time_seconds) : nlohmann::json(nullptr)},
+        {"oom_kills_total", u.oom_kills_total},
+        {"restarts", restarts},
+        {"growth_bytes_per_second", opt(u.growth_bytes_per_second)},
+        {"seconds_to_limit", opt(u.seconds_to_limit)},
+        {"processes", procs}};
+    units.push_back(std::move(j));
+  }
+  nlohmann::json errors = nlohmann::json::object();
+  for (const auto& [k, v] : snap.errors) errors[k] = v;
+  return {{"version", version},
+          {"taken_at", rfc3339(snap.taken_at)},
+          {"cgroup_layout", snap.cgroup_layout},
+          {"scan_seconds", snap.scan_seconds},
+          {"scan_errors", errors},
+          {"node",
+           {{"memory_total_bytes", opt(snap.node.mem_total)},
+            {"memory_available_bytes", opt(snap.node.mem_available)},
+            {"swap_total_bytes", opt(snap.node.swap_total)},
+            {"swap_free_bytes", opt(snap.node.swap_free)},
+            {"oom_kills", opt(snap.node.oom_kills)}}},
+          {"units", units}};
+}
+
+}  // namespace mobasher

@@ -1,0 +1,124 @@
+# Shared helpers of the integration tests (sourced, not executed).
+# Conventions: every wait is bounded by a deadline; every process a test starts is recorded by PID
+# in STARTED_PIDS and ended by PID in cleanup (never by name); checks print PASS/FAIL lines with
+# the values compared and failures are counted, so one run reports every broken thing at once.
+
+FAILS=0
+CHECKS=0
+STARTED_PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+pass() { CHECKS=$((CHECKS + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); printf 'FAIL: %s\n' "$*"; }
+# A broken precondition: nothing after it can be meaningful.
+die() { printf 'FAIL (fatal): %s\n' "$*"; FAILS=$((FAILS + 1)); exit 1; }
+
+require_root() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root (uid is $(id -u)); this test needs real cgroups"
+}
+
+# Fails (never skips) when a tool is missing, naming the Debian package that provides it.
+require_tools() {
+  local t missing=()
+  for t in "$@"; do command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("$t"); done
+  ((${#missing[@]} == 0)) || die "missing tools (command:debian-package): ${missing[*]}"
+}
+
+require_executable() {
+  [[ -x $1 ]] || die "not an executable: '$1' (build the project first)"
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 on timeout.
+wait_until() {
+  local secs=$1; shift
+  local now
+  local start_ns; start_ns=$(date +%s%N)
+  while true; do
+    "$@" && return 0
+    now=$(date +%s%N)
+    ((now - start_ns >= secs * 1000000000)) && return 1
+    sleep 0.1
+  done
+}
+
+# A TCP port on 127.0.0.1 nobody listens on now (the caller retries if it loses a race).
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+port_listening() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# http_code URL [curl args...]: prints the status code (000 when nothing answered).
+http_code() {
+  local url=$1; shift
+  curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@" "$url" || true
+}
+
+# metric_value EXPOSITION_FILE 'name{labels}' -> value of the exact series line, or empty.
+# Label order in the selector must match the exposition (the agent's order: unit, group, channel, ...).
+metric_value() {
+  awk -v key="$2" 'index($0, key " ") == 1 { print $2; exit }' "$1"
+}
+
+# metric_sum EXPOSITION_FILE NAME 'label="x"' -> sum over the series of NAME having that label
+# (all series of NAME when the filter is empty); 0 when none.
+metric_sum() {
+  awk -v name="$2" -v filt="$3" '
+    $0 ~ /^#/ { next }
+    { split($0, a, /[{ ]/); if (a[1] != name) next;
+      if (filt != "" && index($0, filt) == 0) next; s += $NF + 0; n++ }
+    END { printf "%.0f\n", s + 0 }' "$1"
+}
+
+# within_pct A B PCT: |A-B| <= PCT% of max(|B|, 1).
+within_pct() {
+  awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN {
+    d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; if (m < 1) m = 1;
+    exit !(d <= m * p / 100) }'
+}
+
+# num_ge A B: A >= B as numbers (floats, exponents).
+num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'; }
+
+# stop_pid PID [TIMEOUT_S]: SIGTERM, wait (bounded), then SIGKILL. Only for our own PIDs.
+stop_pid() {
+  local pid=$1 t=${2:-5}
+  [[ -n $pid ]] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+  kill -TERM "$pid" 2>/dev/null
+  wait_until "$t" bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+# A process is alive and not a zombie.
+alive() {
+  [[ -r /proc/$1/stat ]] || return 1
+  local st; st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)
+  [[ -n $st && $st != Z && $st != X ]]
+}
+
+# Sum of VmRSS (bytes) of the given PIDs; vanished PIDs count 0.
+vmrss_sum() {
+  local pid kb total=0
+  for pid in "$@"; do
+    kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    total=$((total + ${kb:-0} * 1024))
+  done
+  echo "$total"
+}
+
+finish() {
+  if ((FAILS == 0)); then
+    printf '\n== %s: all %d checks passed ==\n' "$1" "$CHECKS"
+    return 0
+  fi
+  printf '\n== %s: %d of %d checks FAILED ==\n' "$1" "$FAILS" "$CHECKS"
+  return 1
+}

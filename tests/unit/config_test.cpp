@@ -1,0 +1,325 @@
+#include "agent/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fixtures/fixture_tree.hpp"
+
+namespace mobasher {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using fixtures::FixtureTree;
+
+// Loads `text` from a real file and returns the ConfigError message ("" if it loaded).
+class ConfigFile : public ::testing::Test {
+ protected:
+  std::string path() const { return (fx_.root() / "agent.json").string(); }
+  std::string error_of(const std::string& text) {
+    fx_.write("agent.json", text);
+    try {
+      load_config_file(path());
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no ConfigError for:\n" << text;
+    return "";
+  }
+  // "FILE:LINE: key.path: " as the message must contain it.
+  std::string where(int line, const std::string& key) const {
+    return path() + ":" + std::to_string(line) + ": " + key + ": ";
+  }
+  FixtureTree fx_;
+};
+
+TEST(DefaultConfig, IsTheMobasherPlan) {
+  Config c = default_config();
+  EXPECT_EQ(c.source, "built-in default");
+  EXPECT_EQ(c.listen, "0.0.0.0:9842");
+  EXPECT_EQ(c.scan_interval, 5s);
+  EXPECT_EQ(c.discovery_interval, 30s);
+  EXPECT_EQ(c.state_dir, "/var/lib/mobasher-agent");
+  EXPECT_EQ(c.measure, "rss");
+  EXPECT_FALSE(c.pss);
+  ASSERT_EQ(c.groups.size(), 2u);
+
+  const GroupConfig& a = c.groups[0];
+  EXPECT_EQ(a.name, "archiver");
+  EXPECT_EQ(a.units, "archiver@*.service");
+  EXPECT_FALSE(a.match.has_value());
+  EXPECT_EQ(a.memory_limit, 2ull << 30);
+  EXPECT_EQ(a.warn, (Size{1610612736, std::nullopt}));  // 1.5 GiB absolute
+  ASSERT_TRUE(a.critical.percent.has_value());
+  EXPECT_DOUBLE_EQ(*a.critical.percent, 95.0);
+  ASSERT_TRUE(a.restart.on_memory.has_value());
+  EXPECT_DOUBLE_EQ(a.restart.on_memory->percent.value_or(0), 90.0);
+  EXPECT_EQ(a.restart.for_duration, 30s);
+  EXPECT_EQ(a.restart.max_age, 4h);
+  EXPECT_EQ(a.restart.predict, 10min);
+
+  const GroupConfig& r = c.groups[1];
+  EXPECT_EQ(r.name, "recorder");
+  EXPECT_EQ(r.units, "recorder@*.service");
+  EXPECT_EQ(r.memory_limit, 1610612736u);  // 1.5 GiB
+  ASSERT_TRUE(r.warn.percent.has_value());
+  EXPECT_DOUBLE_EQ(*r.warn.percent, 80.0);
+  EXPECT_EQ(r.warn.resolve(r.memory_limit), 1288490188u);  // 1.2 GiB
+  EXPECT_DOUBLE_EQ(r.critical.percent.value_or(0), 95.0);
+
+  EXPECT_EQ(c.alerts.for_duration, 30s);
+  EXPECT_EQ(c.alerts.repeat_interval, 4h);
+  EXPECT_EQ(c.alerts.max_backoff, 5min);
+  EXPECT_TRUE(c.alerts.resolve);
+  EXPECT_TRUE(c.alerts.webhooks.empty());
+  EXPECT_TRUE(c.actions.enabled);
+  EXPECT_FALSE(c.actions.dry_run);
+  EXPECT_EQ(c.actions.min_gap, 10min);
+  EXPECT_EQ(c.actions.max_per_unit_per_hour, 3);
+  EXPECT_EQ(c.actions.cooldown, 2min);
+  EXPECT_EQ(c.actions.handover, "restart");
+  EXPECT_EQ(c.history.interval, 15s);
+  EXPECT_EQ(c.history.max_file_size, 16ull << 20);
+  EXPECT_EQ(c.history.max_files, 30);
+  EXPECT_EQ(c.history.max_age, 30 * 24h);
+}
+
+TEST(DefaultConfig, TextParsesToTheSameModel) {
+  Config c = parse_config(kDefaultConfigText, "x.json");
+  Config d = default_config();
+  EXPECT_EQ(c.source, "x.json");
+  ASSERT_EQ(c.groups.size(), d.groups.size());
+  for (size_t i = 0; i < c.groups.size(); ++i) {
+    EXPECT_EQ(c.groups[i].name, d.groups[i].name);
+    EXPECT_EQ(c.groups[i].memory_limit, d.groups[i].memory_limit);
+    EXPECT_EQ(c.groups[i].warn, d.groups[i].warn);
+    EXPECT_EQ(c.groups[i].critical, d.groups[i].critical);
+  }
+}
+
+TEST(ParseConfig, EmptyObjectGivesDefaultsWithoutGroups) {
+  Config c = parse_config("{}", "empty.json");
+  EXPECT_TRUE(c.groups.empty());
+  EXPECT_EQ(c.scan_interval, 5s);
+  EXPECT_EQ(c.listen, "0.0.0.0:9842");
+}
+
+TEST(ParseConfig, CommentsOfBothKindsAreAccepted) {
+  Config c = parse_config(R"({
+  // line comment
+  "scan_interval": "2s", /* inline block */
+  /* a block
+     over lines */
+  "groups": [
+    { "name": "a", "units": "a@*.service", "memory_limit": "1G", "warn": "512M" } // trailing
+  ]
+})",
+                          "c.json");
+  EXPECT_EQ(c.scan_interval, 2s);
+  ASSERT_EQ(c.groups.size(), 1u);
+  EXPECT_EQ(c.groups[0].warn.bytes, 512ull << 20);
+  EXPECT_DOUBLE_EQ(c.groups[0].critical.percent.value_or(0), 95.0);  // default critical
+}
+
+TEST(ParseConfig, ProcessMatchGroupAndWebhooks) {
+  Config c = parse_config(R"({
+  "groups": [ { "name": "scripted", "match": { "comm": "^ffmpeg$", "cmdline": "-i rtsp://cam/(\\w+)" },
+                "memory_limit": 1073741824, "warn": "80%" } ],
+  "alerts": { "webhooks": [ { "url": "http://127.0.0.1:9093/api/v2/alerts" },
+                            { "url": "https://hooks.example/x", "format": "json" } ] },
+  "actions": { "handover": { "strategy": "overlap", "overlap": "45s" } }
+})",
+                          "m.json");
+  ASSERT_EQ(c.groups.size(), 1u);
+  ASSERT_TRUE(c.groups[0].match.has_value());
+  EXPECT_TRUE(c.groups[0].units.empty());
+  EXPECT_EQ(c.groups[0].match->comm_pattern, "^ffmpeg$");
+  EXPECT_TRUE(std::regex_search("ffmpeg", *c.groups[0].match->comm));
+  EXPECT_EQ(c.groups[0].memory_limit, 1073741824u);
+  ASSERT_EQ(c.alerts.webhooks.size(), 2u);
+  EXPECT_EQ(c.alerts.webhooks[0].format, "alertmanager-api");
+  EXPECT_EQ(c.alerts.webhooks[1].format, "json");
+  EXPECT_EQ(c.actions.handover, "overlap");
+  EXPECT_EQ(c.actions.overlap, 45s);
+}
+
+TEST_F(ConfigFile, LoadsAFileAndNamesItAsSource) {
+  fx_.write("agent.json", R"({ "scan_interval": "10s" })");
+  Config c = load_config_file(path());
+  EXPECT_EQ(c.source, path());
+  EXPECT_EQ(c.scan_interval, 10s);
+}
+
+TEST_F(ConfigFile, UnknownKeyNamesFileLineAndPath) {
+  std::string msg = error_of(R"({
+  "listen": "0.0.0.0:9842",
+  "groups": [
+    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G" },
+    { "name": "recorder", "units": "recorder@*.service", "memory_limit": "1.5G",
+      "warnn": "80%" }
+  ]
+})");
+  EXPECT_THAT(msg, HasSubstr("config error: " + where(6, "groups[1].warnn")));
+  EXPECT_THAT(msg, HasSubstr("unknown key"));
+}
+
+TEST_F(ConfigFile, UnknownTopLevelKey) {
+  std::string msg = error_of("{\n  \"scan_interval\": \"5s\",\n  \"scan_intervall\": \"5s\"\n}\n");
+  EXPECT_THAT(msg, HasSubstr(where(3, "scan_intervall")));
+}
+
+TEST_F(ConfigFile, WrongTypeNamesTheKey) {
+  std::string msg = error_of(R"({
+  "actions": {
+    "enabled": "yes"
+  }
+})");
+  EXPECT_THAT(msg, HasSubstr(where(3, "actions.enabled")));
+  EXPECT_THAT(msg, HasSubstr("true or false"));
+}
+
+TEST_F(ConfigFile, WrongTypeForAnArray) {
+  std::string msg = error_of("{\n\n  \"groups\": { \"name\": \"x\" }\n}");
+  EXPECT_THAT(msg, HasSubstr(where(3, "groups")));
+  EXPECT_THAT(msg, HasSubstr("array"));
+}
+
+TEST_F(ConfigFile, BadSizeQuotesTheValueAndTheFormats) {
+  std::string msg = error_of(R"({
+  "groups": [
+    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G" },
+    { "name": "recorder", "units": "recorder@*.service",
+      "memory_limit": "1.5G",
+      "warn": "1.5Q" }
+  ]
+})");
+  EXPECT_THAT(msg, HasSubstr(where(6, "groups[1].warn")));
+  EXPECT_THAT(msg, HasSubstr("\"1.5Q\" is not a size"));
+  EXPECT_THAT(msg, HasSubstr("80%"));
+}
+
+TEST_F(ConfigFile, PercentIsNotAValidMemoryLimit) {
+  std::string msg = error_of(R"({ "groups": [
+  { "name": "a", "units": "a@*.service",
+    "memory_limit": "80%" } ] })");
+  EXPECT_THAT(msg, HasSubstr(where(3, "groups[0].memory_limit")));
+}
+
+TEST_F(ConfigFile, WarnAboveCriticalIsRejected) {
+  std::string msg = error_of(R"({ "groups": [
+  { "name": "a", "units": "a@*.service", "memory_limit": "1G",
+    "warn": "99%", "critical": "90%" } ] })");
+  EXPECT_THAT(msg, HasSubstr(where(3, "groups[0].warn")));
+}
+
+TEST_F(ConfigFile, BadDuration) {
+  std::string msg = error_of(R"({
+  "scan_interval": "5s",
+  "alerts": { "for": "30s",
+              "repeat_interval": "4 hours" }
+})");
+  EXPECT_THAT(msg, HasSubstr(where(4, "alerts.repeat_interval")));
+  EXPECT_THAT(msg, HasSubstr("\"4 hours\" is not a duration"));
+}
+
+TEST_F(ConfigFile, BadDurationInsideRestart) {
+  std::string msg = error_of(R"({ "groups": [
+  { "name": "a", "units": "a@*.service", "memory_limit": "1G",
+    "restart": {
+      "for": "30s",
+      "max_age": "4x" } } ] })");
+  EXPECT_THAT(msg, HasSubstr(where(5, "groups[0].restart.max_age")));
+}
+
+TEST_F(ConfigFile, BadRegex) {
+  std::string msg = error_of(R"({ "groups": [
+  { "name": "scripted",
+    "match": { "comm": "ff(mpeg" },
+    "memory_limit": "1G" } ] })");
+  EXPECT_THAT(msg, HasSubstr(where(3, "groups[0].match.comm")));
+  EXPECT_THAT(msg, HasSubstr("\"ff(mpeg\" is not a valid regular expression"));
+}
+
+TEST_F(ConfigFile, DuplicateGroupName) {
+  std::string msg = error_of(R"({
+  "groups": [
+    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G" },
+    { "name": "recorder", "units": "recorder@*.service", "memory_limit": "1.5G" },
+    { "units": "other@*.service", "memory_limit": "1G",
+      "name": "archiver" }
+  ]
+})");
+  EXPECT_THAT(msg, HasSubstr(where(6, "groups[2].name")));
+  EXPECT_THAT(msg, HasSubstr("defined twice"));
+}
+
+TEST_F(ConfigFile, GroupNeedsUnitsOrMatch) {
+  std::string msg = error_of("{ \"groups\": [\n\n  { \"name\": \"a\", \"memory_limit\": \"1G\" } ] }");
+  EXPECT_THAT(msg, HasSubstr(where(3, "groups[0]")));
+}
+
+TEST_F(ConfigFile, NumberAtTheEndOfALineIsOnItsOwnLine) {
+  // A number is terminated by the character after it: here the newline. The error must still
+  // point at the number's line, not the next one.
+  std::string msg = error_of(R"({
+  "history": {
+    "max_files": 0
+  }
+})");
+  EXPECT_THAT(msg, HasSubstr(where(3, "history.max_files")));
+  EXPECT_THAT(msg, HasSubstr("out of range"));
+}
+
+TEST_F(ConfigFile, LineCountSurvivesBlockComments) {
+  std::string msg = error_of(R"({
+  /* the plan:
+     - archivers 2G
+     - recorders 1.5G */
+  // listen everywhere
+  "listen": "nowhere"
+})");
+  EXPECT_THAT(msg, HasSubstr(where(6, "listen")));
+  EXPECT_THAT(msg, HasSubstr("HOST:PORT"));
+}
+
+TEST_F(ConfigFile, JsonSyntaxErrorNamesFileAndLine) {
+  std::string msg = error_of(R"({
+  "listen": "0.0.0.0:9842",
+  "scan_interval": "5s"
+  "discovery_interval": "30s"
+})");
+  EXPECT_THAT(msg, HasSubstr("config error: " + path() + ":4: "));
+  EXPECT_THAT(msg, HasSubstr("not valid JSON"));
+}
+
+TEST_F(ConfigFile, UnterminatedDocument) {
+  std::string msg = error_of("{\n  \"groups\": [\n");
+  EXPECT_THAT(msg, HasSubstr(path() + ":3: "));
+  EXPECT_THAT(msg, HasSubstr("not valid JSON"));
+}
+
+TEST_F(ConfigFile, MissingFile) {
+  std::string missing = (fx_.root() / "nope.json").string();
+  try {
+    load_config_file(missing);
+    FAIL() << "no error for a missing file";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("config error: " + missing + ": cannot read"));
+    EXPECT_THAT(e.what(), HasSubstr("No such file"));
+  }
+}
+
+TEST_F(ConfigFile, DirectoryInsteadOfAFile) {
+  fx_.mkdir("conf.d");
+  std::string dir = (fx_.root() / "conf.d").string();
+  try {
+    load_config_file(dir);
+    FAIL() << "no error for a directory";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("config error: " + dir + ": cannot read"));
+    EXPECT_THAT(e.what(), HasSubstr("directory"));
+  }
+}
+
+}  // namespace
+}  // namespace mobasher

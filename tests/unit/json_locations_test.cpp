@@ -1,0 +1,62 @@
+#include "agent/json_locations.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mobasher {
+namespace {
+
+constexpr const char* kDoc = R"({
+  "a": 1,
+  // a comment line
+  "b": { "c": "x",
+         "d": [ 10,
+                { "e": true } ] },
+  /* two
+     lines */
+  "f": null
+})";
+
+TEST(JsonLocations, EveryValueHasItsLine) {
+  LocatedJson j = parse_json_with_lines(kDoc);
+  EXPECT_EQ(j.value["b"]["d"][1]["e"], true);
+  EXPECT_EQ(j.lines.at(""), 1);
+  EXPECT_EQ(j.lines.at("a"), 2);
+  EXPECT_EQ(j.lines.at("b"), 4);
+  EXPECT_EQ(j.lines.at("b.c"), 4);
+  EXPECT_EQ(j.lines.at("b.d"), 5);
+  EXPECT_EQ(j.lines.at("b.d[0]"), 5);
+  EXPECT_EQ(j.lines.at("b.d[1]"), 6);
+  EXPECT_EQ(j.lines.at("b.d[1].e"), 6);
+  EXPECT_EQ(j.lines.at("f"), 9);
+}
+
+TEST(JsonLocations, UnknownPathFallsBackToNearestAncestor) {
+  LocatedJson j = parse_json_with_lines(kDoc);
+  EXPECT_EQ(j.line_of("b.d[1].zzz"), 6);
+  EXPECT_EQ(j.line_of("b.nope"), 4);
+  EXPECT_EQ(j.line_of("nope"), 1);
+  EXPECT_EQ(j.line_of(""), 1);
+}
+
+TEST(JsonLocations, NumberFollowedByNewlineKeepsItsLine) {
+  LocatedJson j = parse_json_with_lines("{\n  \"n\": 42\n}\n");
+  EXPECT_EQ(j.value["n"], 42);
+  EXPECT_EQ(j.lines.at("n"), 2);
+}
+
+TEST(JsonLocations, SyntaxErrorCarriesTheLine) {
+  try {
+    parse_json_with_lines("{\n  \"a\": 1,\n  \"b\": ,\n}");
+    FAIL() << "no JsonSyntaxError";
+  } catch (const JsonSyntaxError& e) {
+    EXPECT_EQ(e.line, 3);
+    EXPECT_FALSE(e.message.empty());
+  }
+}
+
+TEST(JsonLocations, TrailingGarbageIsAnError) {
+  EXPECT_THROW(parse_json_with_lines("{}\n{}"), JsonSyntaxError);
+}
+
+}  // namespace
+}  // namespace mobasher
