@@ -36,7 +36,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 }
 
 CliOptions parse_cli(const std::vector<std::string>& args) {
-  static const std::set<std::string> kCommands = {"run", "once", "status", "check-config", "version"};
+  static const std::set<std::string> kCommands = {"run", "once", "status", "check-config",
+                                                  "version"};
   CliOptions o;
   bool have_command = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -57,24 +58,38 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
     auto no_value = [&]() {
       if (inline_value) throw CliError(a + " takes no value");
     };
-    if (a == "-h" || a == "--help") o.help = true;
-    else if (a == "--config") o.config = take();
-    else if (a == "--listen") o.listen = take();
-    else if (a == "--proc-root") o.proc_root = take();
-    else if (a == "--cgroup-root") o.cgroup_root = take();
-    else if (a == "--state-dir") o.state_dir = take();
+    if (a == "-h" || a == "--help")
+      o.help = true;
+    else if (a == "--config")
+      o.config = take();
+    else if (a == "--listen")
+      o.listen = take();
+    else if (a == "--proc-root")
+      o.proc_root = take();
+    else if (a == "--cgroup-root")
+      o.cgroup_root = take();
+    else if (a == "--state-dir")
+      o.state_dir = take();
     else if (a == "--log-level") {
       o.log_level = take();
       static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
       if (!kLevels.count(o.log_level))
-        throw CliError("--log-level: \"" + o.log_level + "\" is not one of trace, debug, info, warn, error");
-    } else if (a == "--dry-run") no_value(), o.dry_run = true;
-    else if (a == "--local") no_value(), o.local = true;
-    else if (a.rfind("-", 0) == 0) throw CliError("unknown flag " + a);
-    else if (!have_command && kCommands.count(a)) o.command = a, have_command = true;
-    else if (have_command && o.command == "check-config" && o.check_file.empty()) o.check_file = a;
-    else if (!have_command) throw CliError("unknown command \"" + a + "\"");
-    else throw CliError("unexpected argument \"" + a + "\"");
+        throw CliError("--log-level: \"" + o.log_level +
+                       "\" is not one of trace, debug, info, warn, error");
+    } else if (a == "--dry-run")
+      no_value(), o.dry_run = true;
+    else if (a == "--local")
+      no_value(), o.local = true;
+    else if (a.rfind("-", 0) == 0)
+      throw CliError("unknown flag " + a);
+    else if (!have_command && kCommands.count(a))
+      o.command = a, have_command = true;
+    else if (have_command && o.command == "check-config" && o.check_file.empty())
+      o.check_file = a;
+    else if (!have_command)
+      throw CliError("unknown command \"" + a + "\"");
+    else
+      throw CliError("unexpected argument \"" + a + "\"");
   }
   if (o.command == "check-config" && o.check_file.empty()) {
     if (!o.config) throw CliError("check-config needs a FILE (or --config FILE)");

@@ -92,14 +92,16 @@ class Reader {
   Size size(const json& v, const std::string& path, bool allow_percent) const {
     if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0))
       return Size{v.get<uint64_t>(), std::nullopt};
-    const char* hint = allow_percent ? "(use bytes, 1.5G, 512M or 80%)" : "(use bytes, 1.5G or 512M)";
+    const char* hint =
+        allow_percent ? "(use bytes, 1.5G, 512M or 80%)" : "(use bytes, 1.5G or 512M)";
     if (!v.is_string()) fail(path, "must be a size " + std::string(hint) + ", not " + describe(v));
     auto s = parse_size(v.get<std::string>(), allow_percent);
     if (!s) fail(path, v.dump() + " is not a size " + hint);
     return *s;
   }
   Duration duration(const json& v, const std::string& path, Duration min) const {
-    if (!v.is_string()) fail(path, "must be a duration like \"5s\", \"10m\" or \"4h\", not " + describe(v));
+    if (!v.is_string())
+      fail(path, "must be a duration like \"5s\", \"10m\" or \"4h\", not " + describe(v));
     auto d = parse_duration(v.get<std::string>());
     if (!d) fail(path, v.dump() + " is not a duration (use ms, s, m, h or d: \"5s\", \"4h\")");
     if (*d < min) fail(path, v.dump() + " is too short (at least " + format_duration(min) + ")");
@@ -124,8 +126,10 @@ RestartPolicy parse_restart(const Reader& r, const json& v, const std::string& p
   RestartPolicy p;
   if (v.contains("on_memory")) p.on_memory = r.size(v["on_memory"], path + ".on_memory", true);
   if (v.contains("for")) p.for_duration = r.duration(v["for"], path + ".for", Duration(0));
-  if (v.contains("max_age")) p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
-  if (v.contains("predict")) p.predict = r.duration(v["predict"], path + ".predict", Duration(1'000));
+  if (v.contains("max_age"))
+    p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+  if (v.contains("predict"))
+    p.predict = r.duration(v["predict"], path + ".predict", Duration(1'000));
   return p;
 }
 
@@ -136,8 +140,9 @@ GroupConfig parse_group(const Reader& r, const json& v, const std::string& path)
   g.name = r.string(v["name"], path + ".name");
   if (g.name.empty()) r.fail(path + ".name", "must not be empty");
   if (v.contains("units") == v.contains("match"))
-    r.fail(path, "needs exactly one of \"units\" (a unit glob like \"archiver@*.service\") or "
-                 "\"match\" (processes by comm/cmdline)");
+    r.fail(path,
+           "needs exactly one of \"units\" (a unit glob like \"archiver@*.service\") or "
+           "\"match\" (processes by comm/cmdline)");
   if (v.contains("units")) {
     g.units = r.string(v["units"], path + ".units");
     if (g.units.empty() || g.units.find('/') != std::string::npos)
@@ -162,7 +167,8 @@ GroupConfig parse_group(const Reader& r, const json& v, const std::string& path)
   g.memory_limit = r.size(v["memory_limit"], path + ".memory_limit", false).bytes;
   if (g.memory_limit == 0) r.fail(path + ".memory_limit", "must be more than 0");
   g.warn = v.contains("warn") ? r.size(v["warn"], path + ".warn", true) : Size{0, 75.0};
-  g.critical = v.contains("critical") ? r.size(v["critical"], path + ".critical", true) : Size{0, 95.0};
+  g.critical =
+      v.contains("critical") ? r.size(v["critical"], path + ".critical", true) : Size{0, 95.0};
   if (g.warn.resolve(g.memory_limit) > g.critical.resolve(g.memory_limit))
     r.fail(path + ".warn", "warn (" + format_bytes(g.warn.resolve(g.memory_limit)) +
                                ") is above critical (" +
@@ -176,13 +182,15 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
   AlertsConfig a;
   if (v.contains("for")) a.for_duration = r.duration(v["for"], path + ".for", Duration(0));
   if (v.contains("repeat_interval"))
-    a.repeat_interval = r.duration(v["repeat_interval"], path + ".repeat_interval", Duration(60'000));
+    a.repeat_interval =
+        r.duration(v["repeat_interval"], path + ".repeat_interval", Duration(60'000));
   if (v.contains("resolve")) a.resolve = r.boolean(v["resolve"], path + ".resolve");
   if (v.contains("max_backoff"))
     a.max_backoff = r.duration(v["max_backoff"], path + ".max_backoff", Duration(1'000));
   if (v.contains("webhooks")) {
     const json& hooks = v["webhooks"];
-    if (!hooks.is_array()) r.fail(path + ".webhooks", "must be an array, not " + Reader::describe(hooks));
+    if (!hooks.is_array())
+      r.fail(path + ".webhooks", "must be an array, not " + Reader::describe(hooks));
     for (size_t i = 0; i < hooks.size(); ++i) {
       std::string hp = path + ".webhooks[" + std::to_string(i) + "]";
       r.only_keys(hooks[i], hp, {"url", "format"});
@@ -193,9 +201,10 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
         r.fail(hp + ".url", "\"" + w.url + "\" is not an http:// or https:// URL");
       w.format = hooks[i].contains("format") ? r.string(hooks[i]["format"], hp + ".format")
                                              : "alertmanager-api";
-      if (w.format != "alertmanager-api" && w.format != "alertmanager-webhook" && w.format != "json")
-        r.fail(hp + ".format", "\"" + w.format +
-                                   "\" is not one of alertmanager-api, alertmanager-webhook, json");
+      if (w.format != "alertmanager-api" && w.format != "alertmanager-webhook" &&
+          w.format != "json")
+        r.fail(hp + ".format",
+               "\"" + w.format + "\" is not one of alertmanager-api, alertmanager-webhook, json");
       a.webhooks.push_back(std::move(w));
     }
   }
@@ -203,12 +212,14 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
 }
 
 ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path) {
-  r.only_keys(v, path, {"enabled", "dry_run", "min_gap", "max_per_unit_per_hour", "cooldown", "handover"});
+  r.only_keys(v, path,
+              {"enabled", "dry_run", "min_gap", "max_per_unit_per_hour", "cooldown", "handover"});
   ActionsConfig a;
   if (v.contains("enabled")) a.enabled = r.boolean(v["enabled"], path + ".enabled");
   if (v.contains("dry_run")) a.dry_run = r.boolean(v["dry_run"], path + ".dry_run");
   if (v.contains("min_gap")) a.min_gap = r.duration(v["min_gap"], path + ".min_gap", Duration(0));
-  if (v.contains("cooldown")) a.cooldown = r.duration(v["cooldown"], path + ".cooldown", Duration(0));
+  if (v.contains("cooldown"))
+    a.cooldown = r.duration(v["cooldown"], path + ".cooldown", Duration(0));
   if (v.contains("max_per_unit_per_hour"))
     a.max_per_unit_per_hour = static_cast<int>(
         r.integer(v["max_per_unit_per_hour"], path + ".max_per_unit_per_hour", 0, 60));
@@ -227,14 +238,16 @@ ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& p
 HistoryConfig parse_history(const Reader& r, const json& v, const std::string& path) {
   r.only_keys(v, path, {"interval", "max_file_size", "max_files", "max_age"});
   HistoryConfig h;
-  if (v.contains("interval")) h.interval = r.duration(v["interval"], path + ".interval", Duration(1'000));
+  if (v.contains("interval"))
+    h.interval = r.duration(v["interval"], path + ".interval", Duration(1'000));
   if (v.contains("max_file_size")) {
     h.max_file_size = r.size(v["max_file_size"], path + ".max_file_size", false).bytes;
     if (h.max_file_size < 4096) r.fail(path + ".max_file_size", "must be at least 4K");
   }
   if (v.contains("max_files"))
     h.max_files = static_cast<int>(r.integer(v["max_files"], path + ".max_files", 1, 10'000));
-  if (v.contains("max_age")) h.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+  if (v.contains("max_age"))
+    h.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
   return h;
 }
 
@@ -250,8 +263,9 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   }
   Reader r(doc, source_name);
   const json& v = doc.value;
-  r.only_keys(v, "", {"listen", "scan_interval", "discovery_interval", "state_dir", "measure",
-                      "pss", "groups", "alerts", "actions", "history"});
+  r.only_keys(v, "",
+              {"listen", "scan_interval", "discovery_interval", "state_dir", "measure", "pss",
+               "groups", "alerts", "actions", "history"});
   Config c;
   c.source = source_name;
   if (v.contains("listen")) {
@@ -289,14 +303,17 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   return c;
 }
 
-Config default_config() { return parse_config(kDefaultConfigText, "built-in default"); }
+Config default_config() {
+  return parse_config(kDefaultConfigText, "built-in default");
+}
 
 Config load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (in.bad()) throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
+  if (in.bad())
+    throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
   return parse_config(buf.str(), path);
 }
 

@@ -25,7 +25,7 @@ struct RestartPolicy {
 // Fallback for archivers started without systemd: match processes in /proc.
 struct ProcessMatch {
   std::string comm_pattern, cmdline_pattern;  // as written, for messages
-  std::optional<std::regex> comm, cmdline;   // either may be absent, not both
+  std::optional<std::regex> comm, cmdline;    // either may be absent, not both
 };
 
 struct GroupConfig {

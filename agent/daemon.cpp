@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <spdlog/spdlog.h>
 
 #include "exporters/self_metrics.hpp"
 #include "exporters/status_json.hpp"
@@ -21,13 +21,15 @@ std::string unit_globs(const Config& c) {
   std::string out;
   for (const auto& g : c.groups) {
     if (!out.empty()) out += ", ";
-    out += g.units.empty() ? g.name + " (by " + (g.match->comm ? "comm" : "cmdline") + ")" : g.units;
+    out +=
+        g.units.empty() ? g.name + " (by " + (g.match->comm ? "comm" : "cmdline") + ")" : g.units;
   }
   return out.empty() ? "(no groups configured)" : out;
 }
 
 // Writes path atomically: a crash leaves the old file or the new one, never half of one.
-bool write_file_atomic(const std::filesystem::path& path, const std::string& data, std::string& err) {
+bool write_file_atomic(const std::filesystem::path& path, const std::string& data,
+                       std::string& err) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   std::string tmp = path.string() + ".tmp";
@@ -36,7 +38,8 @@ bool write_file_atomic(const std::filesystem::path& path, const std::string& dat
     err = tmp + ": " + std::strerror(errno);
     return false;
   }
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
   if (!ok) err = tmp + ": " + std::strerror(errno);
   ::close(fd);
   if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -80,7 +83,8 @@ std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, con
   p->page = status_page(status);
   p->scanned_at = std::chrono::steady_clock::now();
   p->stale_after = 3 * cfg.scan_interval;
-  if (snap->errors.count("node") && !snap->node.mem_total) p->failure = "cannot read meminfo under the proc root";
+  if (snap->errors.count("node") && !snap->node.mem_total)
+    p->failure = "cannot read meminfo under the proc root";
   p->snapshot = std::move(snap);
   return p;
 }
@@ -94,7 +98,8 @@ Daemon::Daemon(CliOptions cli, Config config)
       tracker_(tracker_options(config_)),
       scan_hist_(scan_duration_buckets()) {
   stats_.version = MOBASHER_VERSION;
-  for (const char* source : {"cgroup", "proc", "node", "state"}) stats_.scan_errors_total[source] = 0;
+  for (const char* source : {"cgroup", "proc", "node", "state"})
+    stats_.scan_errors_total[source] = 0;
 }
 
 void Daemon::load_state() {
@@ -110,7 +115,8 @@ void Daemon::load_state() {
     std::error_code ec;
     std::filesystem::rename(path, aside, ec);
     ++stats_.scan_errors_total["state"];
-    spdlog::error("state file unreadable file={} error=\"{}\" kept_as={}", path.string(), e.what(), aside);
+    spdlog::error("state file unreadable file={} error=\"{}\" kept_as={}", path.string(), e.what(),
+                  aside);
   }
 }
 
@@ -129,9 +135,10 @@ void Daemon::log_changes(const Snapshot& snap) {
   for (const auto& u : snap.units) now.insert(u.unit);
   if (first_scan_ || now.empty() != known_units_.empty()) {
     if (now.empty())
-      spdlog::warn("no units found patterns=\"{}\" cgroup_root={} cgroup_layout={}: serving node and "
-                   "agent metrics only",
-                   unit_globs(config_), scanner_options(cli_).cgroup_root.string(), snap.cgroup_layout);
+      spdlog::warn(
+          "no units found patterns=\"{}\" cgroup_root={} cgroup_layout={}: serving node and "
+          "agent metrics only",
+          unit_globs(config_), scanner_options(cli_).cgroup_root.string(), snap.cgroup_layout);
     else
       spdlog::info("units found count={} cgroup_layout={}", now.size(), snap.cgroup_layout);
   }
@@ -141,11 +148,13 @@ void Daemon::log_changes(const Snapshot& snap) {
     if (!now.count(u)) spdlog::info("unit vanished unit={}", u);
   if (last_) {
     for (const auto& u : snap.units) {
-      auto prev = std::find_if(last_->units.begin(), last_->units.end(), [&](auto& x) { return x.unit == u.unit; });
+      auto prev = std::find_if(last_->units.begin(), last_->units.end(),
+                               [&](auto& x) { return x.unit == u.unit; });
       if (prev == last_->units.end()) continue;
       for (const auto& [cause, n] : u.restarts) {
         auto old = prev->restarts.count(cause) ? prev->restarts.at(cause) : 0;
-        if (n > old) spdlog::info("restart observed unit={} cause={} total={}", u.unit, to_string(cause), n);
+        if (n > old)
+          spdlog::info("restart observed unit={} cause={} total={}", u.unit, to_string(cause), n);
       }
       if (u.oom_kills_total > prev->oom_kills_total)
         spdlog::warn("oom kill unit={} total={}", u.unit, u.oom_kills_total);
@@ -201,13 +210,14 @@ void Daemon::reload() {
   try {
     Config fresh = apply_flags(load_config_file(*cli_.config), cli_);
     if (fresh.listen != config_.listen)
-      spdlog::warn("reload: listen changed from {} to {}; takes effect on restart", config_.listen, fresh.listen);
+      spdlog::warn("reload: listen changed from {} to {}; takes effect on restart", config_.listen,
+                   fresh.listen);
     fresh.listen = config_.listen;
     scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
     tracker_.set_options(tracker_options(fresh));
     config_ = std::move(fresh);
-    spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source, config_.groups.size(),
-                 to_string(scanner_->hierarchies().layout));
+    spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source,
+                 config_.groups.size(), to_string(scanner_->hierarchies().layout));
     scan_now();
     timer_.cancel();
     next_ = std::chrono::steady_clock::now();
@@ -237,9 +247,10 @@ int Daemon::run() {
     spdlog::error("{}", e.what());
     return 1;
   }
-  spdlog::info("started version={} listen={} config=\"{}\" cgroup_layout={} scan_interval={} state_dir={}",
-               MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
-               format_duration(config_.scan_interval), config_.state_dir);
+  spdlog::info(
+      "started version={} listen={} config=\"{}\" cgroup_layout={} scan_interval={} state_dir={}",
+      MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
+      format_duration(config_.scan_interval), config_.state_dir);
   load_state();
   signals_.async_wait([this](const boost::system::error_code& ec, int s) {
     if (!ec) on_signal(s);

@@ -3,11 +3,11 @@
 // the HTTP threads. SIGHUP reloads the config (a bad one is refused), SIGTERM/SIGINT stop.
 #pragma once
 
+#include <prometheus/histogram.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
-#include <prometheus/histogram.h>
 #include <set>
 #include <string>
 

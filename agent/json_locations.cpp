@@ -54,7 +54,8 @@ class LocatingSax : public nlohmann::json_sax<nlohmann::json> {
     key_ = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
     throw JsonSyntaxError{line_, ex.what()};
   }
 

@@ -12,7 +12,7 @@ namespace mobasher {
 
 struct LocatedJson {
   nlohmann::json value;
-  std::map<std::string, int> lines;  // "groups[1].warn" -> 1-based line
+  std::map<std::string, int> lines;            // "groups[1].warn" -> 1-based line
   int line_of(const std::string& path) const;  // nearest known ancestor's line, else 0
 };
 

@@ -1,7 +1,7 @@
 // mobasher-agent: command dispatch. Exit codes: 0 ok, 1 runtime failure, 2 usage/config error.
+#include <prometheus/histogram.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <prometheus/histogram.h>
 
 #include <cstdio>
 #include <iostream>
@@ -28,18 +28,24 @@ void setup_logging(const std::string& level) {
 SnapshotPtr scan_once(const CliOptions& cli, const Config& cfg) {
   Scanner scanner(scanner_options(cli), cfg);
   UnitTracker tracker(tracker_options(cfg));
-  auto snap = std::make_shared<Snapshot>(scanner.scan(WallClock::now(), std::chrono::steady_clock::now()));
+  auto snap =
+      std::make_shared<Snapshot>(scanner.scan(WallClock::now(), std::chrono::steady_clock::now()));
   tracker.apply(*snap);
   return snap;
 }
 
 std::string describe(const Config& c) {
   std::string out = "config ok: " + c.source + ": listen " + c.listen + ", scan every " +
-                    format_duration(c.scan_interval) + ", " + std::to_string(c.groups.size()) + " group(s)\n";
+                    format_duration(c.scan_interval) + ", " + std::to_string(c.groups.size()) +
+                    " group(s)\n";
   for (const auto& g : c.groups) {
-    out += "  " + g.name + ": " + (g.units.empty() ? "processes matching " + (g.match->comm ? g.match->comm_pattern : g.match->cmdline_pattern) : g.units) +
-           ", limit " + format_bytes(g.memory_limit) + ", warn " + format_bytes(g.warn.resolve(g.memory_limit)) +
-           ", critical " + format_bytes(g.critical.resolve(g.memory_limit)) + "\n";
+    out += "  " + g.name + ": " +
+           (g.units.empty() ? "processes matching " +
+                                  (g.match->comm ? g.match->comm_pattern : g.match->cmdline_pattern)
+                            : g.units) +
+           ", limit " + format_bytes(g.memory_limit) + ", warn " +
+           format_bytes(g.warn.resolve(g.memory_limit)) + ", critical " +
+           format_bytes(g.critical.resolve(g.memory_limit)) + "\n";
   }
   return out;
 }
@@ -73,8 +79,10 @@ int run_command(const CliOptions& cli) {
       try {
         status = nlohmann::json::parse(http_get(cfg.listen, "/api/v1/status"));
       } catch (const ClientError& e) {
-        std::fprintf(stderr, "mobasher-agent: %s\n(is the agent running? `status --local` scans without it)\n",
-                     e.what());
+        std::fprintf(
+            stderr,
+            "mobasher-agent: %s\n(is the agent running? `status --local` scans without it)\n",
+            e.what());
         return 1;
       }
     }

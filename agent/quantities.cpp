@@ -35,12 +35,24 @@ std::optional<Size> parse_size(std::string_view text, bool allow_percent) {
   double mult = 1;
   if (!rest.empty()) {
     switch (rest.front()) {
-      case 'K': case 'k': mult = 1024.0; break;
-      case 'M': mult = 1024.0 * 1024; break;
-      case 'G': mult = 1024.0 * 1024 * 1024; break;
-      case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-      case 'B': mult = 1; break;
-      default: return std::nullopt;
+      case 'K':
+      case 'k':
+        mult = 1024.0;
+        break;
+      case 'M':
+        mult = 1024.0 * 1024;
+        break;
+      case 'G':
+        mult = 1024.0 * 1024 * 1024;
+        break;
+      case 'T':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        break;
+      case 'B':
+        mult = 1;
+        break;
+      default:
+        return std::nullopt;
     }
     std::string_view suffix = rest.substr(1);
     if (rest.front() == 'B') {
@@ -59,12 +71,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto v = leading_number(trim(text), rest);
   if (!v) return std::nullopt;
   double ms_per_unit;
-  if (rest == "ms") ms_per_unit = 1;
-  else if (rest == "s") ms_per_unit = 1e3;
-  else if (rest == "m") ms_per_unit = 60e3;
-  else if (rest == "h") ms_per_unit = 3600e3;
-  else if (rest == "d") ms_per_unit = 86400e3;
-  else return std::nullopt;
+  if (rest == "ms")
+    ms_per_unit = 1;
+  else if (rest == "s")
+    ms_per_unit = 1e3;
+  else if (rest == "m")
+    ms_per_unit = 60e3;
+  else if (rest == "h")
+    ms_per_unit = 3600e3;
+  else if (rest == "d")
+    ms_per_unit = 86400e3;
+  else
+    return std::nullopt;
   double ms = std::round(*v * ms_per_unit);
   if (ms > 1e15) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(ms));

@@ -23,7 +23,7 @@ struct Size {
 std::optional<Size> parse_size(std::string_view text, bool allow_percent = true);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-std::string format_bytes(uint64_t bytes);  // "1.50GiB", "512MiB", "17B"
+std::string format_bytes(uint64_t bytes);                  // "1.50GiB", "512MiB", "17B"
 std::string format_duration(std::chrono::milliseconds d);  // "4h", "90s", "250ms"
 
 }  // namespace mobasher

@@ -52,7 +52,7 @@ struct CgroupMemory {
 
 enum class RestartCause { oom, memory, age, predicted, systemd, external };
 inline constexpr std::array<RestartCause, 6> kRestartCauses = {
-    RestartCause::oom,     RestartCause::memory,  RestartCause::age,
+    RestartCause::oom,       RestartCause::memory,  RestartCause::age,
     RestartCause::predicted, RestartCause::systemd, RestartCause::external};
 const char* to_string(RestartCause c);
 
@@ -62,7 +62,7 @@ struct UnitSample {
   std::string cgroup;  // path relative to the hierarchy root, e.g. /system.slice/.../x.service
   std::vector<ProcessSample> processes;
   CgroupMemory memory;
-  uint64_t configured_limit = 0;          // the group's memory_limit
+  uint64_t configured_limit = 0;  // the group's memory_limit
   uint64_t warn_bytes = 0, critical_bytes = 0;
 
   // From the unit tracker (need earlier snapshots).

@@ -15,9 +15,14 @@ std::string age_text(const nlohmann::json& v) {
   if (!v.is_number()) return "-";
   auto s = static_cast<int64_t>(v.get<double>());
   char buf[32];
-  if (s >= 86400) std::snprintf(buf, sizeof buf, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
-  else if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  if (s >= 86400)
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", (long long)(s / 86400),
+                  (long long)(s % 86400 / 3600));
+  else if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600),
+                  (long long)(s % 3600 / 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
   return buf;
 }
 
@@ -25,14 +30,16 @@ std::string age_text(const nlohmann::json& v) {
 
 std::string memory_level(const nlohmann::json& u) {
   uint64_t rss = u.value("rss_bytes", uint64_t{0});
-  if (u.value("critical_bytes", uint64_t{0}) > 0 && rss >= u["critical_bytes"].get<uint64_t>()) return "critical";
-  if (u.value("warning_bytes", uint64_t{0}) > 0 && rss >= u["warning_bytes"].get<uint64_t>()) return "warning";
+  if (u.value("critical_bytes", uint64_t{0}) > 0 && rss >= u["critical_bytes"].get<uint64_t>())
+    return "critical";
+  if (u.value("warning_bytes", uint64_t{0}) > 0 && rss >= u["warning_bytes"].get<uint64_t>())
+    return "warning";
   return "ok";
 }
 
 std::string status_table(const nlohmann::json& st) {
-  std::vector<std::vector<std::string>> rows = {
-      {"UNIT", "CHANNEL", "PIDS", "RSS", "SWAP", "LIMIT", "%LIMIT", "AGE", "RESTARTS", "OOM", "LEVEL"}};
+  std::vector<std::vector<std::string>> rows = {{"UNIT", "CHANNEL", "PIDS", "RSS", "SWAP", "LIMIT",
+                                                 "%LIMIT", "AGE", "RESTARTS", "OOM", "LEVEL"}};
   for (const auto& u : st.at("units")) {
     std::string pids;
     for (const auto& p : u.at("processes")) {
@@ -47,9 +54,9 @@ std::string status_table(const nlohmann::json& st) {
     rows.push_back({u.value("unit", ""), u.value("channel", ""), pids,
                     format_bytes(u.value("rss_bytes", uint64_t{0})),
                     format_bytes(u.value("swap_bytes", uint64_t{0})),
-                    format_bytes(u.value("limit_bytes", uint64_t{0})), pct, age_text(u["age_seconds"]),
-                    std::to_string(restarts), std::to_string(u.value("oom_kills_total", uint64_t{0})),
-                    memory_level(u)});
+                    format_bytes(u.value("limit_bytes", uint64_t{0})), pct,
+                    age_text(u["age_seconds"]), std::to_string(restarts),
+                    std::to_string(u.value("oom_kills_total", uint64_t{0})), memory_level(u)});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows)
@@ -63,7 +70,8 @@ std::string status_table(const nlohmann::json& st) {
     out << "\n";
   }
   if (st.at("units").empty())
-    out << "(no archiver/recorder units found; cgroup layout: " << st.value("cgroup_layout", "?") << ")\n";
+    out << "(no archiver/recorder units found; cgroup layout: " << st.value("cgroup_layout", "?")
+        << ")\n";
   return out.str();
 }
 

@@ -1,4 +1,5 @@
-// The `status` command's table, rendered from the /api/v1/status JSON (local scan or running agent).
+// The `status` command's table, rendered from the /api/v1/status JSON (local scan or running
+// agent).
 #pragma once
 
 #include <nlohmann/json.hpp>

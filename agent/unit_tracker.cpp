@@ -6,12 +6,18 @@ namespace mobasher {
 
 const char* to_string(RestartCause c) {
   switch (c) {
-    case RestartCause::oom: return "oom";
-    case RestartCause::memory: return "memory";
-    case RestartCause::age: return "age";
-    case RestartCause::predicted: return "predicted";
-    case RestartCause::systemd: return "systemd";
-    case RestartCause::external: return "external";
+    case RestartCause::oom:
+      return "oom";
+    case RestartCause::memory:
+      return "memory";
+    case RestartCause::age:
+      return "age";
+    case RestartCause::predicted:
+      return "predicted";
+    case RestartCause::systemd:
+      return "systemd";
+    case RestartCause::external:
+      return "external";
   }
   return "external";
 }
@@ -144,8 +150,10 @@ nlohmann::json UnitTracker::to_json() {
   for (const auto& [name, st] : units_) {
     nlohmann::json restarts = nlohmann::json::object();
     for (const auto& [c, n] : st.restarts) restarts[to_string(c)] = n;
-    units[name] = {{"generation", st.generation},  {"oom_base", st.oom_base},
-                   {"oom_last_raw", st.oom_last_raw}, {"restarts", restarts},
+    units[name] = {{"generation", st.generation},
+                   {"oom_base", st.oom_base},
+                   {"oom_last_raw", st.oom_last_raw},
+                   {"restarts", restarts},
                    {"last_seen", st.last_seen}};
     if (st.main) units[name]["main"] = {st.main->pid, st.main->start_time};
   }
@@ -163,7 +171,8 @@ void UnitTracker::load_json(const nlohmann::json& j) {
     st.oom_base = v.at("oom_base").get<uint64_t>();
     st.oom_last_raw = v.at("oom_last_raw").get<uint64_t>();
     st.last_seen = v.at("last_seen").get<double>();
-    for (const auto& [c, n] : v.at("restarts").items()) st.restarts[cause_from(c)] = n.get<uint64_t>();
+    for (const auto& [c, n] : v.at("restarts").items())
+      st.restarts[cause_from(c)] = n.get<uint64_t>();
     if (v.contains("main"))
       st.main = ProcessId{v["main"].at(0).get<pid_t>(), v["main"].at(1).get<uint64_t>()};
     loaded[name] = std::move(st);

@@ -16,10 +16,10 @@ namespace mobasher {
 
 struct TrackerOptions {
   std::chrono::seconds growth_window{600};  // samples used for the growth slope
-  size_t max_samples = 240;                  // per unit, bounded
-  std::chrono::seconds forget_after{3600};   // a vanished unit's history is kept this long
+  size_t max_samples = 240;                 // per unit, bounded
+  std::chrono::seconds forget_after{3600};  // a vanished unit's history is kept this long
   size_t max_units = 1024;
-  bool measure_working_set = false;          // measure = working_set instead of rss
+  bool measure_working_set = false;  // measure = working_set instead of rss
 };
 
 class UnitTracker {
@@ -39,9 +39,9 @@ class UnitTracker {
  private:
   struct State {
     std::optional<ProcessId> main;
-    uint64_t generation = 0;       // cgroup directory inode
-    uint64_t oom_base = 0;         // OOM kills of earlier cgroup generations
-    uint64_t oom_last_raw = 0;     // last value read from the current generation
+    uint64_t generation = 0;    // cgroup directory inode
+    uint64_t oom_base = 0;      // OOM kills of earlier cgroup generations
+    uint64_t oom_last_raw = 0;  // last value read from the current generation
     std::map<RestartCause, uint64_t> restarts;
     std::deque<std::pair<double, double>> samples;  // (unix seconds, bytes)
     double last_seen = 0;

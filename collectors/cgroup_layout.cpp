@@ -6,10 +6,14 @@ namespace mobasher {
 
 const char* to_string(CgroupLayout l) {
   switch (l) {
-    case CgroupLayout::v1: return "v1";
-    case CgroupLayout::v2: return "v2";
-    case CgroupLayout::hybrid: return "hybrid";
-    case CgroupLayout::none: break;
+    case CgroupLayout::v1:
+      return "v1";
+    case CgroupLayout::v2:
+      return "v2";
+    case CgroupLayout::hybrid:
+      return "hybrid";
+    case CgroupLayout::none:
+      break;
   }
   return "none";
 }
@@ -36,9 +40,12 @@ CgroupHierarchies detect_cgroup_layout(const std::filesystem::path& root) {
   }
   h.layout = unified ? CgroupLayout::hybrid : CgroupLayout::v1;
   // systemd tracks units in name=systemd (v1 and hybrid); fall back to the memory tree.
-  if (exists(root / "systemd" / "cgroup.procs")) h.membership = root / "systemd";
-  else if (unified) h.membership = root / "unified";
-  else h.membership = root / "memory";
+  if (exists(root / "systemd" / "cgroup.procs"))
+    h.membership = root / "systemd";
+  else if (unified)
+    h.membership = root / "unified";
+  else
+    h.membership = root / "memory";
   if (v1_memory) h.memory = root / "memory";
   return h;
 }

@@ -124,7 +124,8 @@ CgroupReadResult read_cgroup_memory(const std::filesystem::path& dir, bool v2) {
       m.file = parse_keyed_value(*t, "file");
       m.inactive_file = parse_keyed_value(*t, "inactive_file");
     }
-    if (auto t = read_at(dirfd, "memory.events", e)) m.oom_kills = parse_keyed_value(*t, "oom_kill");
+    if (auto t = read_at(dirfd, "memory.events", e))
+      m.oom_kills = parse_keyed_value(*t, "oom_kill");
   } else {
     m.usage = read_u64_at(dirfd, "memory.usage_in_bytes", e);
     if (auto t = read_at(dirfd, "memory.limit_in_bytes", e)) m.limit = parse_limit(*t);
@@ -136,7 +137,8 @@ CgroupReadResult read_cgroup_memory(const std::filesystem::path& dir, bool v2) {
       m.file = parse_keyed_value(*t, "total_cache");
       m.inactive_file = parse_keyed_value(*t, "total_inactive_file");
     }
-    if (auto t = read_at(dirfd, "memory.oom_control", e)) m.oom_kills = parse_keyed_value(*t, "oom_kill");
+    if (auto t = read_at(dirfd, "memory.oom_control", e))
+      m.oom_kills = parse_keyed_value(*t, "oom_kill");
     m.failcnt = read_u64_at(dirfd, "memory.failcnt", e);
   }
   m.present = m.usage.has_value();

@@ -10,7 +10,8 @@ namespace mobasher {
 namespace {
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Subdirectory names of dir (DT_UNKNOWN is taken as a directory and checked by the caller).
@@ -66,7 +67,8 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
       }
     }
     // Units hold processes, not slices: only descend into what can contain units.
-    if (!matched && depth < max_depth_ && !ends_with(name, ".service") && !ends_with(name, ".scope"))
+    if (!matched && depth < max_depth_ && !ends_with(name, ".service") &&
+        !ends_with(name, ".scope"))
       walk(dir / name, rel + "/" + name, depth + 1, out);
   }
   if (out.size() > before) slices_.insert(rel.empty() ? "" : rel);
@@ -84,8 +86,10 @@ std::vector<UnitCgroup> Discovery::refresh() {
   std::vector<UnitCgroup> out;
   for (auto it = slices_.begin(); it != slices_.end();) {
     // A slice that disappeared (all its units stopped) is forgotten until the next search.
-    if (!list_slice(*it, out)) it = slices_.erase(it);
-    else ++it;
+    if (!list_slice(*it, out))
+      it = slices_.erase(it);
+    else
+      ++it;
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
   return out;

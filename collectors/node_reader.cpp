@@ -21,7 +21,7 @@ std::optional<uint64_t> kb_value(std::string_view line) {
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string_view rest = line.substr(colon + 1);
-  size_t b = rest.find_first_not_of(' ');
+  size_t b = rest.find_first_not_of(" \t");
   if (b == std::string_view::npos) return std::nullopt;
   rest.remove_prefix(b);
   uint64_t v = 0;
@@ -36,10 +36,14 @@ std::optional<uint64_t> kb_value(std::string_view line) {
 void parse_meminfo(std::string_view text, NodeSample& out) {
   for_each_line(text, [&](std::string_view line) {
     auto key = line.substr(0, line.find(':'));
-    if (key == "MemTotal") out.mem_total = kb_value(line);
-    else if (key == "MemAvailable") out.mem_available = kb_value(line);
-    else if (key == "SwapTotal") out.swap_total = kb_value(line);
-    else if (key == "SwapFree") out.swap_free = kb_value(line);
+    if (key == "MemTotal")
+      out.mem_total = kb_value(line);
+    else if (key == "MemAvailable")
+      out.mem_available = kb_value(line);
+    else if (key == "SwapTotal")
+      out.swap_total = kb_value(line);
+    else if (key == "SwapFree")
+      out.swap_free = kb_value(line);
   });
 }
 
@@ -57,8 +61,10 @@ void parse_pressure(std::string_view text, NodeSample& out) {
     if (ec != std::errc()) return;
     (void)p;
     double seconds = static_cast<double>(us) / 1e6;
-    if (line.rfind("some ", 0) == 0) out.pressure_some_seconds = seconds;
-    else if (line.rfind("full ", 0) == 0) out.pressure_full_seconds = seconds;
+    if (line.rfind("some ", 0) == 0)
+      out.pressure_some_seconds = seconds;
+    else if (line.rfind("full ", 0) == 0)
+      out.pressure_full_seconds = seconds;
   });
 }
 

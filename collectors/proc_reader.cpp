@@ -17,13 +17,13 @@ std::optional<uint64_t> to_u64(std::string_view s) {
 }
 
 std::string_view next_field(std::string_view& s) {
-  size_t b = s.find_first_not_of(' ');
+  size_t b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) {
     s = {};
     return {};
   }
   s.remove_prefix(b);
-  size_t e = s.find(' ');
+  size_t e = s.find_first_of(" \t");
   std::string_view f = s.substr(0, e);
   s.remove_prefix(e == std::string_view::npos ? s.size() : e);
   return f;
@@ -44,7 +44,9 @@ void for_each_kb_line(std::string_view text, F&& on_line) {
   }
 }
 
-int open_ro(const std::filesystem::path& p) { return ::open(p.c_str(), O_RDONLY | O_CLOEXEC); }
+int open_ro(const std::filesystem::path& p) {
+  return ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+}
 
 }  // namespace
 
@@ -83,10 +85,14 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text) {
   ProcStatus s;
   int found = 0;
   for_each_kb_line(text, [&](std::string_view key, uint64_t bytes) {
-    if (key == "RssAnon") s.rss_anon = bytes, found |= 1;
-    else if (key == "RssFile") s.rss_file = bytes, found |= 2;
-    else if (key == "RssShmem") s.rss_shmem = bytes, found |= 4;
-    else if (key == "VmSwap") s.swap = bytes, found |= 8;
+    if (key == "RssAnon")
+      s.rss_anon = bytes, found |= 1;
+    else if (key == "RssFile")
+      s.rss_file = bytes, found |= 2;
+    else if (key == "RssShmem")
+      s.rss_shmem = bytes, found |= 4;
+    else if (key == "VmSwap")
+      s.swap = bytes, found |= 8;
   });
   // Kernel threads have none of these lines; they are never unit members, so reject them.
   if ((found & 7) != 7) return std::nullopt;

@@ -31,7 +31,7 @@ struct ProcStatus {
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
 std::optional<ProcStatus> parse_proc_status(std::string_view text);
-std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);  // bytes
+std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);     // bytes
 std::optional<uint64_t> parse_boot_time(std::string_view proc_stat_text);  // "btime" of /proc/stat
 
 // Reads one small file whole; nullopt if it cannot be opened or read (the process is gone).

@@ -73,8 +73,10 @@ int ProcScan::match(const Entry& e, std::string& channel) {
         return static_cast<int>(i);
       }
     }
-    if (cm.size() > 1 && cm[1].matched) channel = cm[1].str();
-    else channel = std::to_string(e.pid);
+    if (cm.size() > 1 && cm[1].matched)
+      channel = cm[1].str();
+    else
+      channel = std::to_string(e.pid);
     return static_cast<int>(i);
   }
   return -1;
@@ -136,8 +138,10 @@ std::vector<MatchedTree> ProcScan::scan() {
     out.push_back(std::move(t));
   }
   for (auto it = cmdlines_.begin(); it != cmdlines_.end();) {
-    if (!it->second.seen) it = cmdlines_.erase(it);
-    else (it++)->second.seen = false;
+    if (!it->second.seen)
+      it = cmdlines_.erase(it);
+    else
+      (it++)->second.seen = false;
   }
   return out;
 }

@@ -1,6 +1,13 @@
 #include "exporters/http_server.hpp"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include <cstring>
 #include <string_view>
@@ -19,14 +26,40 @@ void respond(mg_connection* conn, int code, const char* reason, const char* type
   if (std::strcmp(info->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
 }
 
+// Opens and closes one TCP connection to a listening port of ours (loopback for a wildcard).
+void poke(const mg_server_port& port) {
+  int fd = -1;
+  if (port.protocol == 1) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port.port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) (void)::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<uint16_t>(port.port));
+    a.sin6_addr = in6addr_loopback;
+    fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) (void)::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  if (fd >= 0) ::close(fd);
+}
+
 }  // namespace
 
-HttpServer::HttpServer(const std::string& listen, const Publication& pub, int threads)
-    : pub_(pub) {
+HttpServer::HttpServer(const std::string& listen, const Publication& pub, int threads) : pub_(pub) {
   mg_init_library(0);
   std::string nthreads = std::to_string(threads);
-  const char* options[] = {"listening_ports",  listen.c_str(), "num_threads", nthreads.c_str(),
-                           "enable_keep_alive", "no",          "request_timeout_ms", "10000",
+  const char* options[] = {"listening_ports",
+                           listen.c_str(),
+                           "num_threads",
+                           nthreads.c_str(),
+                           "enable_keep_alive",
+                           "no",
+                           "request_timeout_ms",
+                           "10000",
                            nullptr};
   mg_callbacks callbacks{};
   mg_init_data init{&callbacks, this, options};
@@ -35,29 +68,44 @@ HttpServer::HttpServer(const std::string& listen, const Publication& pub, int th
   ctx_ = mg_start2(&init, &err);
   if (!ctx_) {
     mg_exit_library();
-    throw HttpError("cannot listen on " + listen + ": " + (text[0] ? text : "civetweb failed to start"));
+    throw HttpError("cannot listen on " + listen + ": " +
+                    (text[0] ? text : "civetweb failed to start"));
   }
   mg_set_request_handler(ctx_, "/", &HttpServer::handle, this);
 }
 
 HttpServer::~HttpServer() {
-  if (ctx_) {
+  if (!ctx_) return;
+  // civetweb's master thread polls its listening sockets with a 2 s quantum, so a bare mg_stop
+  // takes up to 2 s. Connecting to our own ports wakes it at once; SIGTERM then ends in ms.
+  mg_server_port ports[8];
+  int n = mg_get_server_ports(ctx_, 8, ports);
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
     mg_stop(ctx_);
-    mg_exit_library();
+    stopped = true;
+  });
+  for (int round = 0; round < 100 && !stopped; ++round) {
+    for (int i = 0; i < n; ++i) poke(ports[i]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // shutdown path, not the loop
   }
+  stopper.join();
+  mg_exit_library();
 }
 
 int HttpServer::handle(mg_connection* conn, void* self) {
   return static_cast<HttpServer*>(self)->serve(conn);
 }
 
-std::string HttpServer::unhealthy_reason(const Published* p, std::chrono::steady_clock::time_point now) {
+std::string HttpServer::unhealthy_reason(const Published* p,
+                                         std::chrono::steady_clock::time_point now) {
   if (!p) return "no scan has completed yet";
   if (!p->failure.empty()) return "last scan failed: " + p->failure;
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - p->scanned_at);
   if (age > p->stale_after)
-    return "last scan is " + std::to_string(age.count() / 1000) + "s old (more than 3 scan intervals, " +
-           std::to_string(p->stale_after.count() / 1000) + "s)";
+    return "last scan is " + std::to_string(age.count() / 1000) +
+           "s old (more than 3 scan intervals, " + std::to_string(p->stale_after.count() / 1000) +
+           "s)";
   return "";
 }
 
@@ -81,12 +129,15 @@ int HttpServer::serve(mg_connection* conn) {
   auto p = pub_.latest();
   if (path == "/healthz") {
     std::string reason = unhealthy_reason(p.get(), std::chrono::steady_clock::now());
-    if (reason.empty()) respond(conn, 200, "OK", "text/plain; charset=utf-8", "ok\n");
-    else respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", reason + "\n");
+    if (reason.empty())
+      respond(conn, 200, "OK", "text/plain; charset=utf-8", "ok\n");
+    else
+      respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", reason + "\n");
     return reason.empty() ? 200 : 503;
   }
   if (!p) {
-    respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", "no scan has completed yet\n");
+    respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8",
+            "no scan has completed yet\n");
     return 503;
   }
   if (path == "/metrics")

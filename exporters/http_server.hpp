@@ -49,7 +49,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Health as /healthz reports it: empty when healthy, else the reason.
-  static std::string unhealthy_reason(const Published* p, std::chrono::steady_clock::time_point now);
+  static std::string unhealthy_reason(const Published* p,
+                                      std::chrono::steady_clock::time_point now);
 
  private:
   static int handle(mg_connection* conn, void* self);

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <deque>
 #include <sstream>
 
 namespace mobasher {
@@ -38,7 +39,7 @@ class Families {
   }
 
  private:
-  std::vector<MetricFamily> out_;
+  std::deque<MetricFamily> out_;  // deque: family() references stay valid as more are added
 };
 
 Labels unit_labels(const UnitSample& u) {
@@ -52,34 +53,52 @@ Labels with(Labels l, std::string name, std::string value) {
 
 void unit_families(Families& fs, const Snapshot& snap) {
   const auto G = MetricType::Gauge;
-  auto& rss = fs.family("mobasher_unit_rss_bytes",
-                        "Resident memory of the unit's processes (sum of RssAnon+RssFile+RssShmem).", G);
-  auto& swap = fs.family("mobasher_unit_swap_bytes", "Swap used by the unit's processes (sum of VmSwap).", G);
-  auto& usage = fs.family("mobasher_unit_memory_usage_bytes", "Memory charged to the unit's cgroup.", G);
-  auto& ws = fs.family("mobasher_unit_memory_working_set_bytes",
-                       "Cgroup usage minus inactive file cache (what the kernel cannot reclaim easily).", G);
-  auto& limit = fs.family("mobasher_unit_memory_limit_bytes",
-                          "Memory limit of the unit: the cgroup's when set, else the configured memory_limit.", G);
-  auto& warn = fs.family("mobasher_unit_memory_warning_bytes", "Early-warning threshold of the unit.", G);
-  auto& crit = fs.family("mobasher_unit_memory_critical_bytes", "Critical threshold of the unit.", G);
-  auto& cgswap = fs.family("mobasher_unit_cgroup_swap_bytes", "Swap charged to the unit's cgroup.", G);
+  auto& rss =
+      fs.family("mobasher_unit_rss_bytes",
+                "Resident memory of the unit's processes (sum of RssAnon+RssFile+RssShmem).", G);
+  auto& swap = fs.family("mobasher_unit_swap_bytes",
+                         "Swap used by the unit's processes (sum of VmSwap).", G);
+  auto& usage =
+      fs.family("mobasher_unit_memory_usage_bytes", "Memory charged to the unit's cgroup.", G);
+  auto& ws = fs.family(
+      "mobasher_unit_memory_working_set_bytes",
+      "Cgroup usage minus inactive file cache (what the kernel cannot reclaim easily).", G);
+  auto& limit = fs.family(
+      "mobasher_unit_memory_limit_bytes",
+      "Memory limit of the unit: the cgroup's when set, else the configured memory_limit.", G);
+  auto& warn =
+      fs.family("mobasher_unit_memory_warning_bytes", "Early-warning threshold of the unit.", G);
+  auto& crit =
+      fs.family("mobasher_unit_memory_critical_bytes", "Critical threshold of the unit.", G);
+  auto& cgswap =
+      fs.family("mobasher_unit_cgroup_swap_bytes", "Swap charged to the unit's cgroup.", G);
   auto& procs = fs.family("mobasher_unit_processes", "Processes in the unit.", G);
   auto& up = fs.family("mobasher_unit_up", "1 when the unit has running processes.", G);
-  auto& start = fs.family("mobasher_unit_start_time_seconds", "Start time of the unit's main process (Unix time).", G);
+  auto& start = fs.family("mobasher_unit_start_time_seconds",
+                          "Start time of the unit's main process (Unix time).", G);
   auto& oom = fs.family("mobasher_unit_oom_kills_total",
-                        "OOM kills in the unit, kept monotonic across cgroup re-creation.", MetricType::Counter);
-  auto& restarts = fs.family("mobasher_unit_restarts_total",
-                             "Restarts of the unit seen by the agent (main process changed), by cause.",
-                             MetricType::Counter);
+                        "OOM kills in the unit, kept monotonic across cgroup re-creation.",
+                        MetricType::Counter);
+  auto& restarts =
+      fs.family("mobasher_unit_restarts_total",
+                "Restarts of the unit seen by the agent (main process changed), by cause.",
+                MetricType::Counter);
   auto& failcnt = fs.family("mobasher_unit_memory_failcnt_total",
-                            "Times the unit's cgroup hit its limit (cgroup v1 memory.failcnt).", MetricType::Counter);
-  auto& growth = fs.family("mobasher_unit_memory_growth_bytes_per_second",
-                           "Growth of the unit's measured memory over the last 10 minutes (least squares).", G);
-  auto& ttl = fs.family("mobasher_unit_seconds_to_limit",
-                        "Seconds until the unit reaches its limit at the current growth; absent when not growing.", G);
-  auto& prss = fs.family("mobasher_process_rss_bytes", "Resident memory of the unit's processes, by command.", G);
-  auto& pswap = fs.family("mobasher_process_swap_bytes", "Swap of the unit's processes, by command.", G);
-  auto& pinst = fs.family("mobasher_process_instances", "Number of processes of a command in the unit.", G);
+                            "Times the unit's cgroup hit its limit (cgroup v1 memory.failcnt).",
+                            MetricType::Counter);
+  auto& growth = fs.family(
+      "mobasher_unit_memory_growth_bytes_per_second",
+      "Growth of the unit's measured memory over the last 10 minutes (least squares).", G);
+  auto& ttl = fs.family(
+      "mobasher_unit_seconds_to_limit",
+      "Seconds until the unit reaches its limit at the current growth; absent when not growing.",
+      G);
+  auto& prss = fs.family("mobasher_process_rss_bytes",
+                         "Resident memory of the unit's processes, by command.", G);
+  auto& pswap =
+      fs.family("mobasher_process_swap_bytes", "Swap of the unit's processes, by command.", G);
+  auto& pinst =
+      fs.family("mobasher_process_instances", "Number of processes of a command in the unit.", G);
 
   for (const auto& u : snap.units) {
     Labels l = unit_labels(u);
@@ -153,29 +172,33 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
   }
   Families::counter(fs.family("mobasher_scans_total", "Scans completed.", MetricType::Counter), {},
                     static_cast<double>(a.scans_total));
-  auto& errs = fs.family("mobasher_scan_errors_total", "Read or parse errors during scans, by source.",
-                         MetricType::Counter);
+  auto& errs = fs.family("mobasher_scan_errors_total",
+                         "Read or parse errors during scans, by source.", MetricType::Counter);
   for (const auto& [source, n] : a.scan_errors_total)
     Families::counter(errs, {{"source", source}}, static_cast<double>(n));
-  Families::gauge(fs.family("mobasher_units_discovered", "Units (and /proc-matched groups) found by the last scan.",
-                            MetricType::Gauge),
-                  {}, static_cast<double>(snap.units.size()));
-  Families::gauge(fs.family("mobasher_last_scan_timestamp_seconds", "When the last scan was taken (Unix time).",
-                            MetricType::Gauge),
+  Families::gauge(
+      fs.family("mobasher_units_discovered",
+                "Units (and /proc-matched groups) found by the last scan.", MetricType::Gauge),
+      {}, static_cast<double>(snap.units.size()));
+  Families::gauge(fs.family("mobasher_last_scan_timestamp_seconds",
+                            "When the last scan was taken (Unix time).", MetricType::Gauge),
                   {}, std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count());
-  Families::gauge(fs.family("mobasher_build_info", "Version of the agent and the cgroup layout it detected.",
-                            MetricType::Gauge),
-                  {{"version", a.version}, {"cgroup_layout", snap.cgroup_layout}}, 1);
+  Families::gauge(
+      fs.family("mobasher_build_info", "Version of the agent and the cgroup layout it detected.",
+                MetricType::Gauge),
+      {{"version", a.version}, {"cgroup_layout", snap.cgroup_layout}}, 1);
   if (self) {
     const auto G = MetricType::Gauge;
-    Families::counter(fs.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                                MetricType::Counter),
-                      {}, self->cpu_seconds);
-    Families::gauge(fs.family("process_resident_memory_bytes", "Resident memory size in bytes.", G), {},
-                    static_cast<double>(self->resident_bytes));
-    Families::gauge(fs.family("process_virtual_memory_bytes", "Virtual memory size in bytes.", G), {},
-                    static_cast<double>(self->virtual_bytes));
-    Families::gauge(fs.family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", G),
+    Families::counter(
+        fs.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                  MetricType::Counter),
+        {}, self->cpu_seconds);
+    Families::gauge(fs.family("process_resident_memory_bytes", "Resident memory size in bytes.", G),
+                    {}, static_cast<double>(self->resident_bytes));
+    Families::gauge(fs.family("process_virtual_memory_bytes", "Virtual memory size in bytes.", G),
+                    {}, static_cast<double>(self->virtual_bytes));
+    Families::gauge(fs.family("process_start_time_seconds",
+                              "Start time of the process since unix epoch in seconds.", G),
                     {}, self->start_time_seconds);
     Families::gauge(fs.family("process_open_fds", "Number of open file descriptors.", G), {},
                     static_cast<double>(self->open_fds));

@@ -1,10 +1,10 @@
 // Snapshot (+ the agent's own counters) -> Prometheus metric families and their text exposition.
 #pragma once
 
-#include <map>
-#include <optional>
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -28,12 +28,18 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
   for (const auto& u : snap.units) {
     nlohmann::json procs = nlohmann::json::array();
     for (const auto& p : u.processes) {
-      procs.push_back({{"pid", p.id.pid},           {"start_time_ticks", p.id.start_time},
-                       {"ppid", p.ppid},            {"comm", p.comm},
-                       {"main", p.main},            {"rss_bytes", p.rss()},
-                       {"rss_anon_bytes", p.rss_anon}, {"rss_file_bytes", p.rss_file},
-                       {"rss_shmem_bytes", p.rss_shmem}, {"swap_bytes", p.swap},
-                       {"pss_bytes", opt(p.pss)},   {"start_time", p.start_time_seconds}});
+      procs.push_back({{"pid", p.id.pid},
+                       {"start_time_ticks", p.id.start_time},
+                       {"ppid", p.ppid},
+                       {"comm", p.comm},
+                       {"main", p.main},
+                       {"rss_bytes", p.rss()},
+                       {"rss_anon_bytes", p.rss_anon},
+                       {"rss_file_bytes", p.rss_file},
+                       {"rss_shmem_bytes", p.rss_shmem},
+                       {"swap_bytes", p.swap},
+                       {"pss_bytes", opt(p.pss)},
+                       {"start_time", p.start_time_seconds}});
     }
     nlohmann::json restarts = nlohmann::json::object();
     for (const auto& [c, n] : u.restarts) restarts[to_string(c)] = n;
@@ -50,7 +56,8 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
         {"limit_bytes", limit},
         {"warning_bytes", u.warn_bytes},
         {"critical_bytes", u.critical_bytes},
-        {"percent_of_limit", limit ? 100.0 * static_cast<double>(u.rss()) / static_cast<double>(limit) : 0.0},
+        {"percent_of_limit",
+         limit ? 100.0 * static_cast<double>(u.rss()) / static_cast<double>(limit) : 0.0},
         {"cgroup_memory",
          {{"present", u.memory.present},
           {"usage_bytes", opt(u.memory.usage)},
@@ -64,7 +71,8 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
           {"failcnt", opt(u.memory.failcnt)}}},
         {"main_pid", main ? nlohmann::json(main->id.pid) : nlohmann::json(nullptr)},
         {"start_time", main ? nlohmann::json(main->start_time_seconds) : nlohmann::json(nullptr)},
-        {"age_seconds", main ? nlohmann::json(now - main->start_time_seconds) : nlohmann::json(nullptr)},
+        {"age_seconds",
+         main ? nlohmann::json(now - main->start_time_seconds) : nlohmann::json(nullptr)},
         {"oom_kills_total", u.oom_kills_total},
         {"restarts", restarts},
         {"growth_bytes_per_second", opt(u.growth_bytes_per_second)},

@@ -12,11 +12,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -26,14 +35,19 @@ std::string escape(const std::string& s) {
 
 std::string status_page(const nlohmann::json& st) {
   std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">"
+  h << "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+       "content=\"10\">"
        "<title>mobasher-agent</title><style>body{font-family:sans-serif;margin:1.5em}"
-       "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:right}"
-       "td:first-child,th:first-child{text-align:left}.warning{background:#fff3cd}.critical{background:#f8d7da}"
+       "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid "
+       "#ccc;text-align:right}"
+       "td:first-child,th:first-child{text-align:left}.warning{background:#fff3cd}.critical{"
+       "background:#f8d7da}"
        "</style></head><body><h1>mobasher-agent</h1><p>version "
-    << escape(st.value("version", "")) << " &middot; cgroup layout " << escape(st.value("cgroup_layout", ""))
-    << " &middot; last scan " << escape(st.value("taken_at", ""))
-    << " &middot; <a href=\"/metrics\">metrics</a> &middot; <a href=\"/api/v1/status\">status JSON</a>"
+    << escape(st.value("version", "")) << " &middot; cgroup layout "
+    << escape(st.value("cgroup_layout", "")) << " &middot; last scan "
+    << escape(st.value("taken_at", ""))
+    << " &middot; <a href=\"/metrics\">metrics</a> &middot; <a href=\"/api/v1/status\">status "
+       "JSON</a>"
        " &middot; <a href=\"/healthz\">health</a></p>";
   if (st.at("units").empty()) {
     h << "<p>No archiver/recorder units found.</p>";
@@ -45,10 +59,11 @@ std::string status_page(const nlohmann::json& st) {
       char pct[16];
       std::snprintf(pct, sizeof pct, "%.1f%%", u.value("percent_of_limit", 0.0));
       h << "<tr class=\"" << level << "\"><td>" << escape(u.value("unit", "")) << "</td><td>"
-        << u.at("processes").size() << "</td><td>" << format_bytes(u.value("rss_bytes", uint64_t{0}))
-        << "</td><td>" << format_bytes(u.value("swap_bytes", uint64_t{0})) << "</td><td>"
-        << format_bytes(u.value("limit_bytes", uint64_t{0})) << "</td><td>" << pct << "</td><td>" << level
-        << "</td></tr>";
+        << u.at("processes").size() << "</td><td>"
+        << format_bytes(u.value("rss_bytes", uint64_t{0})) << "</td><td>"
+        << format_bytes(u.value("swap_bytes", uint64_t{0})) << "</td><td>"
+        << format_bytes(u.value("limit_bytes", uint64_t{0})) << "</td><td>" << pct << "</td><td>"
+        << level << "</td></tr>";
     }
     h << "</table>";
   }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mobasher-agent needs. Every package the project's scripts use is
+# listed here: a missing one is a bug even if your machine happens to have it.
+#   scripts/install-deps.sh          build + run the agent
+#   scripts/install-deps.sh --test   also the test suite's real peers and the benchmarks' tools
+set -euo pipefail
+
+BUILD=(g++ cmake make pkg-config ca-certificates
+  prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev)
+TEST=(libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  prometheus ffmpeg curl jq iproute2 procps util-linux coreutils
+  prometheus-process-exporter wrk)
+
+want=("${BUILD[@]}")
+case "${1:-}" in
+  --test) want+=("${TEST[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+if [[ $EUID -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (sudo $0 $*)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# policy-rc.d keeps package scripts from starting services (prometheus, ...) on the host.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get install -y -q --no-install-recommends "${missing[@]}"

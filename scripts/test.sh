@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the whole test suite: unit and integration tests in a
+# normal build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, then the
+# format check. Must run as root: the integration tests make real cgroups and processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $EUID -ne 0 ]]; then
+  echo "test.sh: must run as root (integration tests create real cgroups): sudo $0" >&2
+  exit 1
+fi
+scripts/install-deps.sh --test
+jobs=$(nproc)
+start=$SECONDS
+
+run_suite() {  # BUILD_DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  ctest --test-dir "$dir" --output-on-failure --timeout 600
+}
+
+echo "=== normal build ==="
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "=== ASan + UBSan build ==="
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMOBASHER_SANITIZE=ON -DMOBASHER_BENCH=OFF
+echo "=== format check ==="
+unformatted=$(git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+if [[ $unformatted -ne 0 ]]; then
+  echo "format check: $unformatted clang-format warnings (run: git ls-files '*.cpp' '*.hpp' | xargs clang-format -i)"
+  exit 1
+fi
+echo "all suites passed in $((SECONDS - start))s"
