@@ -9,32 +9,11 @@
 #include <sstream>
 
 #include "agent/json_locations.hpp"
+#include "default_config.hpp"  // generated from deploy/config.json
 
 namespace mobasher {
 
-const char* const kDefaultConfigText = R"json({
-  // The Mobasher plan: hard limits per unit, early warning at 1.5 GiB.
-  "listen": "0.0.0.0:9842",
-  "scan_interval": "5s",
-  "discovery_interval": "30s",
-  "state_dir": "/var/lib/mobasher-agent",
-  "measure": "rss",
-  "groups": [
-    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G",
-      "warn": "1.5G", "critical": "95%",
-      "restart": { "on_memory": "90%", "for": "30s", "max_age": "4h", "predict": "10m" } },
-    // recorders are capped at 1.5G, so their early warning is 80% (1.2G), not the limit itself
-    { "name": "recorder", "units": "recorder@*.service", "memory_limit": "1.5G",
-      "warn": "80%", "critical": "95%",
-      "restart": { "on_memory": "90%", "for": "30s", "max_age": "4h", "predict": "10m" } }
-  ],
-  "alerts": { "for": "30s", "repeat_interval": "4h", "resolve": true, "max_backoff": "5m",
-              "webhooks": [] },
-  "actions": { "enabled": true, "dry_run": false, "min_gap": "10m", "max_per_unit_per_hour": 3,
-               "cooldown": "2m", "handover": { "strategy": "restart" } },
-  "history": { "interval": "15s", "max_file_size": "16M", "max_files": 30, "max_age": "30d" }
-}
-)json";
+const char* const kDefaultConfigText = kEmbeddedDefaultConfig;
 
 namespace {
 
