@@ -126,7 +126,12 @@ void Daemon::save_state() {
   auto path = std::filesystem::path(config_.state_dir) / "units.json";
   if (!write_file_atomic(path, tracker_.to_json().dump() + "\n", err)) {
     ++stats_.scan_errors_total["state"];
-    spdlog::warn("state not saved error=\"{}\"", err);
+    if (err != last_state_error_)
+      spdlog::warn("state not saved error=\"{}\"", err);  // once per cause
+    last_state_error_ = err;
+  } else {
+    tracker_.mark_saved();
+    last_state_error_.clear();
   }
 }
 

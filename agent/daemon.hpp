@@ -57,6 +57,7 @@ class Daemon {
   SnapshotPtr last_;
   std::set<std::string> known_units_;
   bool first_scan_ = true;
+  std::string last_state_error_;
   std::chrono::steady_clock::time_point next_;
 };
 

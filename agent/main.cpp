@@ -3,6 +3,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -92,9 +95,20 @@ int run_command(const CliOptions& cli) {
   return Daemon(cli, cfg).run();
 }
 
+// The default soft limit (1024) is low for a process that keeps two descriptors per watched
+// process open; the hard limit is what the admin allows.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  raise_fd_limit();
   CliOptions cli;
   try {
     cli = parse_cli(std::vector<std::string>(argv + 1, argv + argc));

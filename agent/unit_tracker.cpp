@@ -145,7 +145,7 @@ void UnitTracker::apply(Snapshot& snap) {
   }
 }
 
-nlohmann::json UnitTracker::to_json() {
+nlohmann::json UnitTracker::to_json() const {
   nlohmann::json units = nlohmann::json::object();
   for (const auto& [name, st] : units_) {
     nlohmann::json restarts = nlohmann::json::object();
@@ -157,7 +157,6 @@ nlohmann::json UnitTracker::to_json() {
                    {"last_seen", st.last_seen}};
     if (st.main) units[name]["main"] = {st.main->pid, st.main->start_time};
   }
-  dirty_ = false;
   return {{"version", 1}, {"units", units}};
 }
 

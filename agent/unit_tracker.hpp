@@ -29,8 +29,9 @@ class UnitTracker {
   // Fills oom_kills_total, restarts, growth and seconds_to_limit of every unit in snap.
   void apply(Snapshot& snap);
 
-  // Counters that must survive an agent restart. dirty(): changed since the last to_json().
-  nlohmann::json to_json();
+  // Counters that must survive an agent restart. dirty(): changed since the last mark_saved().
+  nlohmann::json to_json() const;
+  void mark_saved() { dirty_ = false; }
   void load_json(const nlohmann::json& j);  // throws nlohmann::json::exception on bad shape
   bool dirty() const { return dirty_; }
   size_t tracked_units() const { return units_.size(); }

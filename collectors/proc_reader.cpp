@@ -1,8 +1,10 @@
 #include "collectors/proc_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
@@ -136,6 +138,11 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path) {
 
 ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processes)
     : root_(std::move(proc_root)), max_open_(max_open_processes) {
+  // Two descriptors per cached process: stay well inside the soft RLIMIT_NOFILE, so the cache
+  // can never starve the HTTP server or the cgroup reads of descriptors.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    max_open_ = std::min<size_t>(max_open_, rl.rlim_cur > 256 ? (rl.rlim_cur - 256) / 4 : 0);
   buf_.resize(8192);
   if (auto text = read_small_file(root_ / "stat"))
     if (auto bt = parse_boot_time(*text)) boot_time_ = static_cast<double>(*bt);
