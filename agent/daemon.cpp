@@ -98,7 +98,7 @@ Daemon::Daemon(CliOptions cli, Config config)
       tracker_(tracker_options(config_)),
       scan_hist_(scan_duration_buckets()) {
   stats_.version = MOBASHER_VERSION;
-  for (const char* source : {"cgroup", "proc", "node", "state"})
+  for (const char* source : {"cgroup", "proc", "node", "state", "duplicate_unit"})
     stats_.scan_errors_total[source] = 0;
 }
 

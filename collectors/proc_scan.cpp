@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 
@@ -126,16 +127,21 @@ std::vector<MatchedTree> ProcScan::scan() {
       p = all[it->second].ppid;
     }
     if (nested) continue;
-    MatchedTree t{groups_[static_cast<size_t>(matched[i])].group, channels[i], all[i].pid, {}};
+    // Trees that name the same channel of the same group are one unit (e.g. a script that runs
+    // one process per stream of a channel).
+    const std::string& group = groups_[static_cast<size_t>(matched[i])].group;
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](auto& t) { return t.group == group && t.channel == channels[i]; });
+    if (same == out.end())
+      same = out.insert(out.end(), MatchedTree{group, channels[i], all[i].pid, {}});
     std::vector<size_t> todo{i};
-    while (!todo.empty() && t.members.size() < 4096) {
+    while (!todo.empty() && same->members.size() < 4096) {
       size_t cur = todo.back();
       todo.pop_back();
-      t.members.push_back(all[cur].pid);
+      same->members.push_back(all[cur].pid);
       if (auto it = children.find(all[cur].pid); it != children.end())
         todo.insert(todo.end(), it->second.begin(), it->second.end());
     }
-    out.push_back(std::move(t));
   }
   for (auto it = cmdlines_.begin(); it != cmdlines_.end();) {
     if (!it->second.seen)

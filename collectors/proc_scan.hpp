@@ -19,10 +19,11 @@ struct MatchGroup {
   ProcessMatch match;
 };
 
-// One matched process and its descendants, reported like a unit named "GROUP@CHANNEL".
+// The matched processes of one channel and their descendants, reported like a unit named
+// "GROUP@CHANNEL". The channel is the regex's first capture group, else the matched PID.
 struct MatchedTree {
   std::string group, channel;
-  pid_t root = 0;
+  pid_t root = 0;              // the first matched process
   std::vector<pid_t> members;  // root first
 };
 

@@ -1,6 +1,7 @@
 #include "collectors/scanner.hpp"
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
 
 #include "collectors/cgroup_reader.hpp"
@@ -79,13 +80,26 @@ Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
       units = discovery_.refresh();
     }
   }
+  // A unit name is a series identity: the same name twice (two nested hierarchies holding the
+  // same unit, a fallback unit named like a systemd one) would make the exposition invalid.
+  std::set<std::string> names;
   for (const auto& uc : units) {
+    if (!names.insert(uc.unit).second) {
+      ++snap.errors["duplicate_unit"];
+      continue;
+    }
     auto pids = read_cgroup_pids(hier_.membership / uc.rel.substr(1));
     add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, pids, true);
   }
   if (proc_scan_) {
-    for (const auto& t : proc_scan_->scan())
-      add_unit(snap, t.group + "@" + t.channel, t.group, t.channel, "", t.members, false);
+    for (const auto& t : proc_scan_->scan()) {
+      std::string name = t.group + "@" + t.channel;
+      if (!names.insert(name).second) {
+        ++snap.errors["duplicate_unit"];
+        continue;
+      }
+      add_unit(snap, name, t.group, t.channel, "", t.members, false);
+    }
   }
   proc_.end_scan();
   if (proc_.parse_errors() > last_parse_errors_)
