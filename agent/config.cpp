@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -287,6 +288,9 @@ Config default_config() {
 }
 
 Config load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError("config error: " + path + ": cannot read: is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("config error: " + path + ": cannot read: " + std::strerror(errno));
   std::ostringstream buf;

@@ -16,10 +16,14 @@ class CountingIterator {
   using reference = const char&;
 
   CountingIterator() = default;
+  // line[0]: the line of the last character consumed; line[1]: the line after it. The SAX
+  // callbacks use line[0]: after a number the lexer has read one character past it (possibly
+  // the '\n'), and that character still lies on the number's line.
   CountingIterator(const char* p, int* line) : p_(p), line_(line) {}
   reference operator*() const { return *p_; }
   CountingIterator& operator++() {
-    if (*p_ == '\n') ++*line_;
+    line_[0] = line_[1];
+    if (*p_ == '\n') ++line_[1];
     ++p_;
     return *this;
   }
@@ -122,9 +126,9 @@ int LocatedJson::line_of(const std::string& path) const {
 
 LocatedJson parse_json_with_lines(std::string_view text) {
   LocatedJson out;
-  int line = 1;
-  LocatingSax sax(out, line);
-  CountingIterator first(text.data(), &line), last(text.data() + text.size(), &line);
+  int lines[2] = {1, 1};
+  LocatingSax sax(out, lines[0]);
+  CountingIterator first(text.data(), lines), last(text.data() + text.size(), lines);
   nlohmann::json::sax_parse(first, last, &sax, nlohmann::json::input_format_t::json,
                             /*strict=*/true, /*ignore_comments=*/true);
   return out;
