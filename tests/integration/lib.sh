@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the integration tests (sourced, not executed).
 # Conventions: every wait is bounded by a deadline; every process a test starts is recorded by PID
 # in STARTED_PIDS and ended by PID in cleanup (never by name); checks print PASS/FAIL lines with
@@ -43,8 +44,8 @@ wait_until() {
 
 # A TCP port on 127.0.0.1 nobody listens on now (the caller retries if it loses a race).
 free_port() {
-  local p i
-  for i in $(seq 1 200); do
+  local p
+  for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 40000))
     if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then echo "$p"; return 0; fi
   done
@@ -65,16 +66,6 @@ metric_value() {
   awk -v key="$2" 'index($0, key " ") == 1 { print $2; exit }' "$1"
 }
 
-# metric_sum EXPOSITION_FILE NAME 'label="x"' -> sum over the series of NAME having that label
-# (all series of NAME when the filter is empty); 0 when none.
-metric_sum() {
-  awk -v name="$2" -v filt="$3" '
-    $0 ~ /^#/ { next }
-    { split($0, a, /[{ ]/); if (a[1] != name) next;
-      if (filt != "" && index($0, filt) == 0) next; s += $NF + 0; n++ }
-    END { printf "%.0f\n", s + 0 }' "$1"
-}
-
 # within_pct A B PCT: |A-B| <= PCT% of max(|B|, 1).
 within_pct() {
   awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN {
@@ -90,9 +81,9 @@ num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'; }
 stop_pid() {
   local pid=$1 t=${2:-5}
   [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+  alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
   kill -TERM "$pid" 2>/dev/null
-  wait_until "$t" bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+  wait_until "$t" not_alive "$pid" || kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   return 0
 }
@@ -102,6 +93,18 @@ alive() {
   [[ -r /proc/$1/stat ]] || return 1
   local st; st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)
   [[ -n $st && $st != Z && $st != X ]]
+}
+
+not_alive() { ! alive "$1"; }
+
+# For wait_until: URL answers 200, or PID died (so the caller stops waiting early).
+http_ok_or_dead() { [[ $(http_code "$1") == 200 ]] || not_alive "$2"; }
+
+# Drops PID from STARTED_PIDS once it has been reaped, so cleanup never signals a reused PID.
+forget_pid() {
+  local p keep=()
+  for p in "${STARTED_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  STARTED_PIDS=("${keep[@]}")
 }
 
 # Sum of VmRSS (bytes) of the given PIDs; vanished PIDs count 0.

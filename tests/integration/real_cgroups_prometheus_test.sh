@@ -36,7 +36,7 @@ PREFIX=mobasher-it-$$
 WORK=$(mktemp -d /tmp/mobasher-it-cg.XXXXXX)
 AGENT_PID=""
 PROM_PID=""
-CHAOS_PID=""
+CHAOS_PIDS=()
 declare -A WRAPPER_PID=()
 
 # Unit names as systemd makes them. If another run left units with these names anywhere in the
@@ -66,7 +66,7 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   log "cleanup"
-  [[ -n $CHAOS_PID ]] && stop_pid "$CHAOS_PID" 3
+  for pid in "${CHAOS_PIDS[@]}"; do stop_pid "$pid" 3; done
   [[ -n $PROM_PID ]] && stop_pid "$PROM_PID" 10
   [[ -n $AGENT_PID ]] && stop_pid "$AGENT_PID" 5
   # Children first, so each wrapper reaps them (PID 1 here does not reap orphans), then wrappers.
@@ -127,7 +127,8 @@ start_unit() {  # UNIT: starts its wrapper and waits (bounded) until all three p
   local u=$1 out="$WORK/units/$1"
   rm -rf "$out"
   mkdir -p "$out"
-  bash "$WORK/wrapper.sh" "$(cg_dir memory "$u")" "$(cg_dir systemd "$u")" "${LEAK_MB[$u]}" "$out" "$LEAKER" &
+  bash "$WORK/wrapper.sh" "$(cg_dir memory "$u")" "$(cg_dir systemd "$u")" "${LEAK_MB[$u]}" "$out" "$LEAKER" \
+    2>>"$out/wrapper.err" &
   WRAPPER_PID[$u]=$!
   wait_until 20 bash -c "grep -q '^ready' '$out/leaker.out' 2>/dev/null && [[ -s '$out/children' ]] && \
     [[ \$(grep -c . '$(cg_dir systemd "$u")/cgroup.procs') -eq 3 ]]" ||
@@ -173,8 +174,8 @@ for attempt in 1 2 3 4 5; do
   "$AGENT" run --config "$WORK/agent.json" --listen "127.0.0.1:$APORT" --state-dir "$WORK/state" \
     --log-level debug >"$WORK/agent.log" 2>&1 &
   AGENT_PID=$!
-  if wait_until 15 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$APORT/healthz) == 200 ]] || ! kill -0 $AGENT_PID 2>/dev/null" &&
-    kill -0 "$AGENT_PID" 2>/dev/null; then
+  if wait_until 15 http_ok_or_dead "http://127.0.0.1:$APORT/healthz" "$AGENT_PID" &&
+    alive "$AGENT_PID"; then
     break
   fi
   log "agent attempt $attempt on port $APORT failed: $(tail -n 3 "$WORK/agent.log")"
@@ -202,8 +203,8 @@ for attempt in 1 2 3 4 5; do
   prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
     --web.listen-address="127.0.0.1:$PPORT" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
   PROM_PID=$!
-  if wait_until 30 bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$PPORT/-/ready) == 200 ]] || ! kill -0 $PROM_PID 2>/dev/null" &&
-    kill -0 "$PROM_PID" 2>/dev/null; then
+  if wait_until 30 http_ok_or_dead "http://127.0.0.1:$PPORT/-/ready" "$PROM_PID" &&
+    alive "$PROM_PID"; then
     break
   fi
   log "prometheus attempt $attempt on port $PPORT failed: $(tail -n 3 "$WORK/prometheus.log")"
@@ -223,12 +224,14 @@ promval() {
            else .data.result[0].value[1] end' 2>/dev/null || echo error
 }
 SEL='job="mobasher"'
+# Only our units: other tests on this host may run units of their own that the agent also sees.
+OURS="$SEL,unit=~\"$(IFS='|'; echo "${UNITS[*]}")\""
 prom_ready() {
-  [[ $(promval "count(mobasher_unit_processes{$SEL} == 3)") == 4 ]] &&
-    [[ $(promval "count(mobasher_process_rss_bytes{$SEL,comm=\"mobasher-leaker\"})") == 4 ]]
+  [[ $(promval "count(mobasher_unit_processes{$OURS} == 3)") == 4 ]] &&
+    [[ $(promval "count(mobasher_process_rss_bytes{$OURS,comm=\"mobasher-leaker\"})") == 4 ]]
 }
 wait_until 40 prom_ready ||
-  die "prometheus has no complete data from the agent after 40 s: up=$(promval "up{$SEL}") units=$(promval "count(mobasher_unit_processes{$SEL})") with3=$(promval "count(mobasher_unit_processes{$SEL} == 3)")"
+  die "prometheus has no complete data from the agent after 40 s: up=$(promval "up{$SEL}") ours=$(promval "count(mobasher_unit_processes{$OURS})") ours_with_3=$(promval "count(mobasher_unit_processes{$OURS} == 3)")"
 pass "prometheus scrapes the agent: up=$(promval "up{$SEL}"), 4 units with 3 processes each"
 sleep 2  # let a couple more scans land so every series holds settled values
 
@@ -297,29 +300,30 @@ lint_rc=$?
 proc_errors() { local v; v=$(metric_value "$1" 'mobasher_scan_errors_total{source="proc"}'); echo "${v:-0}"; }
 cgroup_errors() { local v; v=$(metric_value "$1" 'mobasher_scan_errors_total{source="cgroup"}'); echo "${v:-0}"; }
 scans() { local v; v=$(metric_value "$1" 'mobasher_scans_total'); echo "${v:-0}"; }
-is_known() {  # PID is one of the units' original processes (wrapper, ffmpeg, leaker)
-  local u
-  for u in "${UNITS[@]}"; do
-    [[ $1 == "${WRAPPER_PID[$u]}" ]] && return 0
-    [[ " $(children_of "$u") " == *" $1 "* ]] && return 0
-  done
-  return 1
+# Our units' series only (other agents' tests on this host may have units of their own).
+OUR_UNITS_RE="unit=\"($(IFS='|'; echo "${UNITS[*]}" | sed 's/\./\\./g'))\""
+our_restarts() {  # FILE [unit to leave out] -> sum of mobasher_unit_restarts_total over our units
+  grep '^mobasher_unit_restarts_total{' "$1" | grep -E "$OUR_UNITS_RE" |
+    { if [[ -n ${2:-} ]]; then grep -vF "unit=\"$2\""; else cat; fi; } | awk '{ s += $2 } END { print s + 0 }'
 }
-kill_extra_sleeps() {  # SIGKILLs the chaos leaves (sleep) in unit U; a fraction of them unless "all"
-  local u=$1 pid comm
-  for pid in $(unit_pids "$u"); do
-    is_known "$pid" && continue
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+
+# Chaos. Runs in a subshell; spawns only processes it reaps itself (PID 1 on this host does not
+# reap orphans, so nothing may be orphaned): leaves are `sleep`s, parents exit when their leaves die.
+kill_extra_sleeps() {  # INDEX [all]: SIGKILLs chaos leaves (comm sleep) in unit INDEX, half of them unless "all"
+  local pid comm
+  while read -r pid; do
+    [[ $KNOWN == *" $pid "* ]] && continue
+    read -r comm <"/proc/$pid/comm" 2>/dev/null || continue
     [[ $comm == sleep ]] || continue
     if [[ ${2:-} == all ]] || ((RANDOM % 2)); then kill -KILL "$pid" 2>/dev/null; fi
-  done
+  done <"${SD_PROCS[$1]}"
 }
-chaos_loop() {  # runs in a subshell; spawns only processes it reaps itself (no orphans)
-  local end=$(($(date +%s%N) + 10 * 1000000000)) u md sd spawned=0 n=0
-  while (($(date +%s%N) < end)); do
-    u=${UNITS[RANDOM % ${#UNITS[@]}]}
-    md=$(cg_dir memory "$u")/cgroup.procs
-    sd=$(cg_dir systemd "$u")/cgroup.procs
+chaos_loop() {
+  local end=$((${EPOCHREALTIME/./} + 10000000)) i md sd spawned=0 n=0 left deadline
+  while ((${EPOCHREALTIME/./} < end)); do
+    i=$((RANDOM % ${#UNITS[@]}))
+    md=${MEM_PROCS[$i]}
+    sd=${SD_PROCS[$i]}
     case $((RANDOM % 3)) in
       0) (echo "$BASHPID" >"$md" && echo "$BASHPID" >"$sd" && exec sleep 30) & ;;
       1) (echo "$BASHPID" >"$md" && echo "$BASHPID" >"$sd" && exec true) & ;;  # gone at once
@@ -327,23 +331,33 @@ chaos_loop() {  # runs in a subshell; spawns only processes it reaps itself (no 
     esac
     spawned=$((spawned + 1))
     n=$((n + 1))
-    if ((n >= 4)); then
+    if ((n >= 3)); then
       n=0
-      kill_extra_sleeps "${UNITS[RANDOM % ${#UNITS[@]}]}"
+      kill_extra_sleeps $((RANDOM % ${#UNITS[@]}))
     fi
-    sleep 0.0$((RANDOM % 5))
+    ((RANDOM % 4 == 0)) && sleep 0.01
   done
-  for u in "${UNITS[@]}"; do kill_extra_sleeps "$u" all; done
-  local deadline=$(($(date +%s) + 5))
-  while (($(date +%s) < deadline)) && jobs -pr | grep -q .; do
-    for u in "${UNITS[@]}"; do kill_extra_sleeps "$u" all; done
-    sleep 0.1
+  deadline=$((${EPOCHREALTIME/./} + 5000000))
+  while ((${EPOCHREALTIME/./} < deadline)); do
+    for i in "${!UNITS[@]}"; do kill_extra_sleeps "$i" all; done
+    [[ -z $(jobs -pr) ]] && break
+    sleep 0.05
   done
-  local left; left=$(jobs -pr)
+  left=$(jobs -pr)
+  # shellcheck disable=SC2086  # a list of PIDs
   [[ -n $left ]] && kill -KILL $left 2>/dev/null  # last resort, bounded: never wait 30 s for a sleep
   wait
-  echo "$spawned" >"$WORK/chaos.spawned"
+  echo "$spawned" >>"$WORK/chaos.spawned"
 }
+KNOWN=" "
+MEM_PROCS=()
+SD_PROCS=()
+for i in "${!UNITS[@]}"; do
+  u=${UNITS[$i]}
+  KNOWN+="${WRAPPER_PID[$u]} $(children_of "$u") "
+  MEM_PROCS[$i]=$(cg_dir memory "$u")/cgroup.procs
+  SD_PROCS[$i]=$(cg_dir systemd "$u")/cgroup.procs
+done
 
 curl -fsS --max-time 5 "$AURL/metrics" >"$WORK/m0.txt"
 errs0=$(proc_errors "$WORK/m0.txt")
@@ -352,15 +366,19 @@ scans0=$(scans "$WORK/m0.txt")
 write_config 100ms
 kill -HUP "$AGENT_PID"
 log "chaos: SIGHUP with scan_interval 100ms, spawning/killing processes in the units for 10 s"
-t_chaos=$(date +%s%N)
-chaos_loop 2>/dev/null &
-CHAOS_PID=$!
-wait_until 25 bash -c "! kill -0 $CHAOS_PID 2>/dev/null" || fail "chaos loop did not finish in 25 s"
-wait "$CHAOS_PID" 2>/dev/null
-CHAOS_PID=""
-chaos_s=$(awk -v a="$t_chaos" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+t_chaos=${EPOCHREALTIME/./}
+CHAOS_WORKERS=3  # parallel spawners: more processes appearing and vanishing per scan
+for _ in $(seq 1 $CHAOS_WORKERS); do
+  chaos_loop 2>/dev/null &
+  CHAOS_PIDS+=($!)
+done
+all_chaos_done() { local p; for p in "${CHAOS_PIDS[@]}"; do alive "$p" && return 1; done; return 0; }
+wait_until 25 all_chaos_done || fail "chaos workers did not finish in 25 s"
+for pid in "${CHAOS_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+CHAOS_PIDS=()
+chaos_s=$(awk -v a="$t_chaos" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
 sleep 0.5
-kill -0 "$AGENT_PID" 2>/dev/null && pass "agent alive after chaos ($(cat "$WORK/chaos.spawned" 2>/dev/null) processes spawned in ${chaos_s} s)" ||
+alive "$AGENT_PID" && pass "agent alive after chaos ($(awk '{ s += $1 } END { print s + 0 }' "$WORK/chaos.spawned" 2>/dev/null) processes spawned by $CHAOS_WORKERS workers in ${chaos_s} s)" ||
   die "agent died during chaos: $(tail -n 5 "$WORK/agent.log")"
 hc=$(http_code "$AURL/healthz")
 [[ $hc == 200 ]] && pass "healthz after chaos: $hc" || fail "healthz after chaos: $hc, expected 200 ($(curl -s --max-time 2 "$AURL/healthz"))"
@@ -376,9 +394,9 @@ dscans=$(awk -v a="$scans0" -v b="$scans1" 'BEGIN { printf "%d", b - a }')
 # 100 ms for ~10 s is ~100 scans; at the old 1 s it would be ~11.
 ((dscans >= 40)) && pass "SIGHUP reload applied scan_interval=100ms: $dscans scans in ${chaos_s} s" ||
   fail "SIGHUP reload did not apply scan_interval=100ms: only $dscans scans in ${chaos_s} s"
-restarts_after_chaos=$(metric_sum "$WORK/m1.txt" mobasher_unit_restarts_total "")
+restarts_after_chaos=$(our_restarts "$WORK/m1.txt")
 [[ $restarts_after_chaos == 0 ]] && pass "chaos counted no restarts (sum of mobasher_unit_restarts_total=$restarts_after_chaos)" ||
-  fail "chaos was counted as restarts: sum of mobasher_unit_restarts_total=$restarts_after_chaos: $(grep '^mobasher_unit_restarts_total' "$WORK/m1.txt" | grep -v ' 0$' | tr '\n' ';')"
+  fail "chaos was counted as restarts: sum of mobasher_unit_restarts_total=$restarts_after_chaos: $(grep '^mobasher_unit_restarts_total' "$WORK/m1.txt" | grep -E "$OUR_UNITS_RE" | grep -v ' 0$' | tr '\n' ';')"
 settled() {
   curl -fsS --max-time 3 "$AURL/metrics" >"$WORK/m2.txt" || return 1
   local u
@@ -397,8 +415,14 @@ unit_metric() {  # NAME UNIT [extra label filter] -> value from a fresh /metrics
 }
 old_main=${WRAPPER_PID[$RU]}
 read -r ffpid lkpid < <(children_of "$RU")
-kill -KILL "$ffpid" "$lkpid"  # children die first; the wrapper reaps them and exits, as a unit stops
-wait_until 5 bash -c "! kill -0 $old_main 2>/dev/null" || kill -KILL "$old_main"
+# Stop the unit as systemd would: SIGTERM to the main process, which ends its ffmpeg and leaker,
+# reaps them and exits last. Then a new main process starts in the same cgroup.
+kill -TERM "$old_main"
+if ! wait_until 10 not_alive "$old_main"; then
+  fail "$RU wrapper ignored SIGTERM; killing the unit's processes"
+  kill -KILL "$ffpid" "$lkpid"
+  wait_until 3 not_alive "$old_main" || kill -KILL "$old_main"
+fi
 wait "$old_main" 2>/dev/null
 wait_until 5 bash -c "! grep -q . '$(cg_dir systemd "$RU")/cgroup.procs'" || fail "$RU cgroup not empty after stop"
 start_unit "$RU"
@@ -408,7 +432,8 @@ wait_until 10 restart_seen &&
   pass "$RU restarts_total{cause=external}=1 after its main process was replaced" ||
   fail "$RU restarts_total{cause=external}=$(unit_metric mobasher_unit_restarts_total "$RU" 'cause="external"') expected 1 ($(curl -s "$AURL/metrics" | grep "^mobasher_unit_restarts_total" | grep -F "$RU" | tr '\n' ';'))"
 sleep 1
-others=$(curl -fsS --max-time 3 "$AURL/metrics" | grep '^mobasher_unit_restarts_total' | grep -vF "unit=\"$RU\"" | awk '{ s += $2 } END { print s + 0 }')
+curl -fsS --max-time 3 "$AURL/metrics" >"$WORK/m3.txt"
+others=$(our_restarts "$WORK/m3.txt" "$RU")
 [[ $others == 0 ]] && pass "other units: restarts_total sum=$others" || fail "other units: restarts_total sum=$others expected 0"
 
 # --- 7. removal: a unit's cgroups disappear, so must its series -----------------------------------
@@ -416,7 +441,7 @@ GU=${UNITS[2]}
 read -r ffpid lkpid < <(children_of "$GU")
 gone_main=${WRAPPER_PID[$GU]}
 kill -KILL "$ffpid" "$lkpid"
-wait_until 5 bash -c "! kill -0 $gone_main 2>/dev/null" || kill -KILL "$gone_main"
+wait_until 5 not_alive "$gone_main" || kill -KILL "$gone_main"
 wait "$gone_main" 2>/dev/null
 unset "WRAPPER_PID[$GU]"
 wait_until 5 bash -c "! grep -q . '$(cg_dir systemd "$GU")/cgroup.procs' && ! grep -q . '$(cg_dir memory "$GU")/cgroup.procs'" ||
@@ -426,9 +451,9 @@ series_of() { curl -fsS --max-time 3 "$AURL/metrics" 2>/dev/null | grep -v '^#' 
 wait_until 10 bash -c "[[ \$(curl -fsS --max-time 3 '$AURL/metrics' | grep -v '^#' | grep -cF 'unit=\"$GU\"') == 0 ]]" &&
   pass "$GU removed: its series left /metrics" ||
   fail "$GU removed but $(series_of) series remain in /metrics"
-left=$(curl -fsS --max-time 3 "$AURL/metrics" | grep -c '^mobasher_unit_up{')
-[[ $left == 3 ]] && pass "remaining units in /metrics: $left" || fail "remaining units in /metrics: $left expected 3"
-kill -0 "$AGENT_PID" 2>/dev/null && pass "agent still running at the end" || fail "agent exited"
+left=$(curl -fsS --max-time 3 "$AURL/metrics" | grep '^mobasher_unit_up{' | grep -cE "$OUR_UNITS_RE")
+[[ $left == 3 ]] && pass "our remaining units in /metrics: $left" || fail "our remaining units in /metrics: $left expected 3"
+alive "$AGENT_PID" && pass "agent still running at the end" || fail "agent exited"
 
 echo
 echo "Measured (agent via prometheus vs ground truth from /proc and cgroup files):"
