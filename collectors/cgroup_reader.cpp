@@ -21,38 +21,18 @@ std::optional<uint64_t> to_u64(std::string_view s) {
   return v;
 }
 
-// Reads DIRFD/name. Missing file: nullopt without error (kernel config decides what exists).
-std::optional<std::string> read_at(int dirfd, const char* name, int& errors) {
-  int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno != ENOENT) ++errors;
-    return std::nullopt;
-  }
-  char buf[8192];
-  std::string out;
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // ENODEV/ENOENT: the cgroup was removed while we read it; that is normal.
-      if (errno != ENODEV && errno != ENOENT) ++errors;
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (1u << 20)) break;
-  }
-  ::close(fd);
-  return out;
+int open_ro(const std::filesystem::path& p) {
+  return ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
-std::optional<uint64_t> read_u64_at(int dirfd, const char* name, int& errors) {
-  auto text = read_at(dirfd, name, errors);
-  if (!text) return std::nullopt;
-  auto v = to_u64(*text);
-  if (!v) ++errors;
-  return v;
+// The file names of each slot, v1 and v2 (memory.swap.current / memsw for kSwap).
+const char* slot_name(int slot, bool v2) {
+  static constexpr const char* kV2[] = {"memory.current", "memory.max",    "memory.swap.current",
+                                        "memory.stat",    "memory.events", nullptr};
+  static constexpr const char* kV1[] = {"memory.usage_in_bytes",       "memory.limit_in_bytes",
+                                        "memory.memsw.usage_in_bytes", "memory.stat",
+                                        "memory.oom_control",          "memory.failcnt"};
+  return v2 ? kV2[slot] : kV1[slot];
 }
 
 void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
@@ -61,6 +41,9 @@ void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t
     out.insert(out.end(), pids.begin(), pids.end());
   }
   if (depth <= 0) return;
+  struct stat st {};
+  // A directory's link count is 2 + its subdirectories: skip the listing when there are none.
+  if (::stat(dir.c_str(), &st) == 0 && st.st_nlink == 2) return;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
@@ -99,51 +82,121 @@ std::optional<uint64_t> parse_limit(std::string_view text) {
   return v;
 }
 
+UnitCgroupFiles::UnitCgroupFiles(std::filesystem::path membership_dir,
+                                 std::filesystem::path memory_dir, bool v2, int max_depth)
+    : membership_(std::move(membership_dir)),
+      memory_dir_(std::move(memory_dir)),
+      v2_(v2),
+      max_depth_(max_depth) {
+  std::fill(std::begin(mem_fd_), std::end(mem_fd_), -1);
+}
+
+UnitCgroupFiles::~UnitCgroupFiles() {
+  close_memory();
+  if (procs_fd_ >= 0) ::close(procs_fd_);
+}
+
+void UnitCgroupFiles::close_memory() {
+  for (int& fd : mem_fd_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  generation_ = 0;
+}
+
+bool UnitCgroupFiles::open_memory(uint64_t inode) {
+  close_memory();
+  for (int s = 0; s < kSlots; ++s)
+    if (const char* name = slot_name(s, v2_)) mem_fd_[s] = open_ro(memory_dir_ / name);
+  generation_ = inode;
+  return mem_fd_[kUsage] >= 0;
+}
+
+std::vector<pid_t> UnitCgroupFiles::pids() {
+  std::vector<pid_t> out;
+  if (procs_fd_ < 0) procs_fd_ = open_ro(membership_ / "cgroup.procs");
+  if (procs_fd_ >= 0) {
+    auto text = pread_whole(procs_fd_, buf_);
+    if (!text) {  // the cgroup was removed (ENODEV): try once more, it may have been recreated
+      ::close(procs_fd_);
+      procs_fd_ = open_ro(membership_ / "cgroup.procs");
+      if (procs_fd_ >= 0) text = pread_whole(procs_fd_, buf_);
+    }
+    if (text) out = parse_cgroup_procs(*text);
+  }
+  if (max_depth_ > 0) {
+    struct stat st {};
+    if (::stat(membership_.c_str(), &st) == 0 && st.st_nlink != 2) {
+      std::error_code ec;
+      for (auto it = std::filesystem::directory_iterator(membership_, ec);
+           !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        if (it->is_directory(ec)) collect_pids(it->path(), max_depth_ - 1, out);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());  // v1 may list a PID twice
+  return out;
+}
+
+CgroupReadResult UnitCgroupFiles::memory() {
+  CgroupReadResult r;
+  if (memory_dir_.empty()) return r;
+  // One stat per scan tells whether systemd recreated the cgroup (new inode: new counters).
+  struct stat st {};
+  if (::stat(memory_dir_.c_str(), &st) != 0) {
+    close_memory();
+    return r;  // no memory cgroup for this unit (gone, or accounting off)
+  }
+  if (st.st_ino != generation_ && !open_memory(st.st_ino)) return r;
+  CgroupMemory& m = r.memory;
+  m.generation = generation_;
+  for (int s = 0; s < kSlots; ++s) {
+    if (mem_fd_[s] < 0) continue;  // kernel configuration decides which files exist
+    auto t = pread_whole(mem_fd_[s], buf_);
+    if (!t) {
+      // ENODEV: removed between the stat and the read; that is normal, the next scan reopens.
+      close_memory();
+      return CgroupReadResult{};
+    }
+    std::string_view copy = *t;  // valid until the next pread into buf_
+    switch (s) {
+      case kUsage:
+        m.usage = to_u64(copy);
+        if (!m.usage) ++r.errors;
+        break;
+      case kLimit:
+        m.limit = parse_limit(copy);
+        break;
+      case kSwap:
+        if (v2_)
+          m.swap = to_u64(copy);
+        else if (auto memsw = to_u64(copy); memsw && m.usage)
+          m.swap = *memsw > *m.usage ? *memsw - *m.usage : 0;
+        break;
+      case kStat:
+        // v1: total_* include child cgroups, as v2's memory.stat does.
+        m.anon = parse_keyed_value(copy, v2_ ? "anon" : "total_rss");
+        m.file = parse_keyed_value(copy, v2_ ? "file" : "total_cache");
+        m.inactive_file = parse_keyed_value(copy, v2_ ? "inactive_file" : "total_inactive_file");
+        break;
+      case kEvents:
+        m.oom_kills = parse_keyed_value(copy, "oom_kill");
+        break;
+      case kFailcnt:
+        m.failcnt = to_u64(copy);
+        break;
+    }
+  }
+  m.present = m.usage.has_value();
+  return r;
+}
+
 std::vector<pid_t> read_cgroup_pids(const std::filesystem::path& dir, int max_depth) {
-  std::vector<pid_t> pids;
-  collect_pids(dir, max_depth, pids);
-  std::sort(pids.begin(), pids.end());
-  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());  // v1 may list a PID twice
-  return pids;
+  return UnitCgroupFiles(dir, {}, false, max_depth).pids();
 }
 
 CgroupReadResult read_cgroup_memory(const std::filesystem::path& dir, bool v2) {
-  CgroupReadResult r;
-  int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) return r;  // no memory cgroup for this unit (gone, or accounting off)
-  struct stat st {};
-  if (::fstat(dirfd, &st) == 0) r.memory.generation = st.st_ino;
-  CgroupMemory& m = r.memory;
-  int& e = r.errors;
-  if (v2) {
-    m.usage = read_u64_at(dirfd, "memory.current", e);
-    if (auto t = read_at(dirfd, "memory.max", e)) m.limit = parse_limit(*t);
-    m.swap = read_u64_at(dirfd, "memory.swap.current", e);
-    if (auto t = read_at(dirfd, "memory.stat", e)) {
-      m.anon = parse_keyed_value(*t, "anon");
-      m.file = parse_keyed_value(*t, "file");
-      m.inactive_file = parse_keyed_value(*t, "inactive_file");
-    }
-    if (auto t = read_at(dirfd, "memory.events", e))
-      m.oom_kills = parse_keyed_value(*t, "oom_kill");
-  } else {
-    m.usage = read_u64_at(dirfd, "memory.usage_in_bytes", e);
-    if (auto t = read_at(dirfd, "memory.limit_in_bytes", e)) m.limit = parse_limit(*t);
-    if (auto memsw = read_u64_at(dirfd, "memory.memsw.usage_in_bytes", e); memsw && m.usage)
-      m.swap = *memsw > *m.usage ? *memsw - *m.usage : 0;
-    if (auto t = read_at(dirfd, "memory.stat", e)) {
-      // total_* include child cgroups, as v2's memory.stat does.
-      m.anon = parse_keyed_value(*t, "total_rss");
-      m.file = parse_keyed_value(*t, "total_cache");
-      m.inactive_file = parse_keyed_value(*t, "total_inactive_file");
-    }
-    if (auto t = read_at(dirfd, "memory.oom_control", e))
-      m.oom_kills = parse_keyed_value(*t, "oom_kill");
-    m.failcnt = read_u64_at(dirfd, "memory.failcnt", e);
-  }
-  m.present = m.usage.has_value();
-  ::close(dirfd);
-  return r;
+  return UnitCgroupFiles({}, dir, v2).memory();
 }
 
 }  // namespace mobasher

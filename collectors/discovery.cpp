@@ -54,7 +54,7 @@ bool Discovery::list_slice(const std::string& rel, std::vector<UnitCgroup>& out)
 void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, int depth,
                      std::vector<UnitCgroup>& out) {
   ++visited_;
-  size_t before = out.size();
+  bool holds_units = false;
   std::vector<std::string> children;
   for_each_subdir(dir, [&](const std::string& name) { children.push_back(name); });
   for (const auto& name : children) {
@@ -62,7 +62,7 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
     for (const auto& p : patterns_) {
       if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
         out.push_back({name, p.group, channel_of(name), rel + "/" + name});
-        matched = true;
+        matched = holds_units = true;
         break;
       }
     }
@@ -71,7 +71,8 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
         !ends_with(name, ".scope"))
       walk(dir / name, rel + "/" + name, depth + 1, out);
   }
-  if (out.size() > before) slices_.insert(rel.empty() ? "" : rel);
+  // Only the directory that holds units is re-listed between searches, not its ancestors.
+  if (holds_units) slices_.insert(rel);
 }
 
 std::vector<UnitCgroup> Discovery::search() {

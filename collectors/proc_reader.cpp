@@ -116,11 +116,12 @@ std::optional<uint64_t> parse_boot_time(std::string_view text) {
   return to_u64(next_field(rest));
 }
 
-std::optional<std::string> read_small_file(const std::filesystem::path& path) {
+std::optional<std::string> read_small_file(const std::filesystem::path& path,
+                                           bool short_read_is_eof) {
   int fd = open_ro(path);
   if (fd < 0) return std::nullopt;
   std::string out;
-  char buf[4096];
+  char buf[8192];
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -128,12 +129,30 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path) {
       ::close(fd);
       return std::nullopt;
     }
-    if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (n == 0 || (short_read_is_eof && static_cast<size_t>(n) < sizeof buf)) break;
     if (out.size() > (1u << 20)) break;  // no file we read is this large: stop, stay bounded
   }
   ::close(fd);
   return out;
+}
+
+std::optional<std::string_view> pread_whole(int fd, std::string& buf) {
+  if (buf.size() < 8192) buf.resize(8192);
+  size_t len = 0;
+  while (true) {
+    ssize_t n = ::pread(fd, buf.data() + len, buf.size() - len, static_cast<off_t>(len));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;  // ESRCH: the process has exited; ENODEV: the cgroup was removed
+    }
+    size_t asked = buf.size() - len;
+    len += static_cast<size_t>(n);
+    if (n == 0 || static_cast<size_t>(n) < asked) break;  // seq_file: short read is the end
+    if (buf.size() >= (1u << 20)) break;
+    buf.resize(buf.size() * 2);
+  }
+  return std::string_view(buf.data(), len);
 }
 
 ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processes)
@@ -143,7 +162,6 @@ ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processe
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     max_open_ = std::min<size_t>(max_open_, rl.rlim_cur > 256 ? (rl.rlim_cur - 256) / 4 : 0);
-  buf_.resize(8192);
   if (auto text = read_small_file(root_ / "stat"))
     if (auto bt = parse_boot_time(*text)) boot_time_ = static_cast<double>(*bt);
   long hz = sysconf(_SC_CLK_TCK);
@@ -162,24 +180,6 @@ void ProcReader::close_entry(Open& e) {
   if (e.stat_fd >= 0) ::close(e.stat_fd);
   if (e.status_fd >= 0) ::close(e.status_fd);
   e.stat_fd = e.status_fd = -1;
-}
-
-std::optional<std::string_view> ProcReader::pread_all(int fd) {
-  size_t len = 0;
-  while (true) {
-    ssize_t n = ::pread(fd, buf_.data() + len, buf_.size() - len, static_cast<off_t>(len));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::nullopt;  // ESRCH: the process behind this descriptor has exited
-    }
-    if (n == 0) break;
-    len += static_cast<size_t>(n);
-    if (len == buf_.size()) {
-      if (buf_.size() >= (1u << 20)) break;
-      buf_.resize(buf_.size() * 2);
-    }
-  }
-  return std::string_view(buf_.data(), len);
 }
 
 std::optional<ProcStat> ProcReader::stat(pid_t pid) {
@@ -207,7 +207,7 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
       it = open_.emplace(pid, e).first;
     }
     Open& e = it->second;
-    auto stat_text = pread_all(e.stat_fd);
+    auto stat_text = pread_whole(e.stat_fd, buf_);
     std::optional<ProcStat> st = stat_text ? parse_proc_stat(*stat_text) : std::nullopt;
     if (!stat_text || (e.id.start_time != 0 && st && st->start_time != e.id.start_time)) {
       close_entry(e);
@@ -220,7 +220,7 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
       e.seen = true;
       return std::nullopt;
     }
-    auto status_text = pread_all(e.status_fd);
+    auto status_text = pread_whole(e.status_fd, buf_);
     if (!status_text) {
       close_entry(e);
       open_.erase(it);

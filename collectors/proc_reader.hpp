@@ -35,7 +35,13 @@ std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);     // by
 std::optional<uint64_t> parse_boot_time(std::string_view proc_stat_text);  // "btime" of /proc/stat
 
 // Reads one small file whole; nullopt if it cannot be opened or read (the process is gone).
-std::optional<std::string> read_small_file(const std::filesystem::path& path);
+// /proc and cgroup files are produced whole by seq_file: a read shorter than asked is the end,
+// which saves the extra read that would only return 0 (a syscall is ~1 us on a small VM).
+// /proc/PID/cmdline is not seq_file: pass short_read_is_eof = false for it.
+std::optional<std::string> read_small_file(const std::filesystem::path& path,
+                                           bool short_read_is_eof = true);
+// Re-reads an open descriptor from offset 0 into buf (grown as needed, at most 1 MiB).
+std::optional<std::string_view> pread_whole(int fd, std::string& buf);
 
 class ProcReader {
  public:
@@ -63,7 +69,6 @@ class ProcReader {
     bool seen = false;
   };
   void close_entry(Open& e);
-  std::optional<std::string_view> pread_all(int fd);
 
   std::filesystem::path root_;
   size_t max_open_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <unordered_set>
+#include <utility>
 
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/node_reader.hpp"
@@ -40,7 +41,7 @@ Scanner::Scanner(ScannerOptions opts, const Config& config)
 
 void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::string& group,
                        const std::string& channel, const std::string& rel,
-                       const std::vector<pid_t>& pids, bool read_memory) {
+                       const std::vector<pid_t>& pids, UnitCgroupFiles* cgroup) {
   UnitSample u;
   u.unit = unit;
   u.group = group;
@@ -52,8 +53,8 @@ void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::strin
   std::unordered_set<pid_t> members;
   for (auto& p : u.processes) members.insert(p.id.pid);
   for (auto& p : u.processes) p.main = !members.count(p.ppid);
-  if (read_memory && !hier_.memory.empty()) {
-    auto r = read_cgroup_memory(hier_.memory / rel.substr(1), hier_.memory_v2);
+  if (cgroup) {
+    auto r = cgroup->memory();
     u.memory = r.memory;
     if (r.errors) snap.errors["cgroup"] += static_cast<uint64_t>(r.errors);
   }
@@ -88,9 +89,17 @@ Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
       ++snap.errors["duplicate_unit"];
       continue;
     }
-    auto pids = read_cgroup_pids(hier_.membership / uc.rel.substr(1));
-    add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, pids, true);
+    auto& files = cgroups_[uc.rel];
+    if (!files)
+      files = std::make_unique<CachedCgroup>(
+          hier_.membership / uc.rel.substr(1),
+          hier_.memory.empty() ? std::filesystem::path() : hier_.memory / uc.rel.substr(1),
+          hier_.memory_v2);
+    files->seen = true;
+    add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, files->pids(), files.get());
   }
+  // Units that are gone: close their descriptors (bounded by the units of one scan).
+  std::erase_if(cgroups_, [](auto& kv) { return !std::exchange(kv.second->seen, false); });
   if (proc_scan_) {
     for (const auto& t : proc_scan_->scan()) {
       std::string name = t.group + "@" + t.channel;
@@ -98,7 +107,7 @@ Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
         ++snap.errors["duplicate_unit"];
         continue;
       }
-      add_unit(snap, name, t.group, t.channel, "", t.members, false);
+      add_unit(snap, name, t.group, t.channel, "", t.members, nullptr);
     }
   }
   proc_.end_scan();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "agent/config.hpp"
 #include "agent/snapshot.hpp"
 #include "collectors/cgroup_layout.hpp"
+#include "collectors/cgroup_reader.hpp"
 #include "collectors/discovery.hpp"
 #include "collectors/proc_reader.hpp"
 #include "collectors/proc_scan.hpp"
@@ -34,7 +36,12 @@ class Scanner {
  private:
   void add_unit(Snapshot& snap, const std::string& unit, const std::string& group,
                 const std::string& channel, const std::string& rel, const std::vector<pid_t>& pids,
-                bool read_memory);
+                UnitCgroupFiles* cgroup);  // nullptr for /proc-matched units
+
+  struct CachedCgroup : UnitCgroupFiles {
+    using UnitCgroupFiles::UnitCgroupFiles;
+    bool seen = false;
+  };
 
   ScannerOptions opts_;
   CgroupHierarchies hier_;
@@ -45,6 +52,7 @@ class Scanner {
   std::unique_ptr<ProcScan> proc_scan_;  // only when a group matches by comm/cmdline
   ProcReader proc_;
   std::optional<SteadyTime> last_search_;
+  std::map<std::string, std::unique_ptr<CachedCgroup>> cgroups_;  // by rel path, open files
   uint64_t last_parse_errors_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -16,14 +17,22 @@
 namespace mobasher {
 namespace {
 
+// Header and body leave in one write: two writes on a keep-alive connection meet Nagle and the
+// peer's delayed ACK (measured: 44 ms per request without tcp_nodelay).
 void respond(mg_connection* conn, int code, const char* reason, const char* type,
              std::string_view body, const char* extra_headers = "") {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-            code, reason, type, body.size(), extra_headers);
   const auto* info = mg_get_request_info(conn);
-  if (std::strcmp(info->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
+  bool head = std::strcmp(info->request_method, "HEAD") == 0;
+  char header[512];
+  int n = std::snprintf(header, sizeof header,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\n%s\r\n",
+                        code, reason, type, body.size(), extra_headers);
+  std::string out;
+  out.reserve(static_cast<size_t>(n) + (head ? 0 : body.size()));
+  out.append(header, static_cast<size_t>(n));
+  if (!head) out.append(body);
+  mg_write(conn, out.data(), out.size());
 }
 
 // Opens and closes one TCP connection to a listening port of ours (loopback for a wildcard).
@@ -52,15 +61,15 @@ void poke(const mg_server_port& port) {
 HttpServer::HttpServer(const std::string& listen, const Publication& pub, int threads) : pub_(pub) {
   mg_init_library(0);
   std::string nthreads = std::to_string(threads);
-  const char* options[] = {"listening_ports",
-                           listen.c_str(),
-                           "num_threads",
-                           nthreads.c_str(),
-                           "enable_keep_alive",
-                           "no",
-                           "request_timeout_ms",
-                           "10000",
-                           nullptr};
+  // Keep-alive (Prometheus and load balancers reuse connections) costs one worker thread per
+  // open connection in civetweb; idle ones are let go after 500 ms.
+  // clang-format off
+  const char* options[] = {
+      "listening_ports", listen.c_str(),  "num_threads", nthreads.c_str(),
+      "enable_keep_alive", "yes",         "keep_alive_timeout_ms", "500",
+      "tcp_nodelay", "1",                 "request_timeout_ms", "10000",
+      nullptr};
+  // clang-format on
   mg_callbacks callbacks{};
   mg_init_data init{&callbacks, this, options};
   char text[256] = "";

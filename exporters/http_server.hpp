@@ -43,7 +43,7 @@ class HttpError : public std::runtime_error {
 class HttpServer {
  public:
   // Throws HttpError naming the address when it cannot listen.
-  HttpServer(const std::string& listen, const Publication& pub, int threads = 16);
+  HttpServer(const std::string& listen, const Publication& pub, int threads = 64);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
