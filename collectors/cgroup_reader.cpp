@@ -167,12 +167,16 @@ CgroupReadResult UnitCgroupFiles::memory() {
       case kLimit:
         m.limit = parse_limit(copy);
         break;
-      case kSwap:
-        if (v2_)
-          m.swap = to_u64(copy);
-        else if (auto memsw = to_u64(copy); memsw && m.usage)
-          m.swap = *memsw > *m.usage ? *memsw - *m.usage : 0;
+      case kSwap: {
+        auto v = to_u64(copy);
+        if (!v)
+          ++r.errors;
+        else if (v2_)
+          m.swap = v;
+        else if (m.usage)
+          m.swap = *v > *m.usage ? *v - *m.usage : 0;  // memsw - usage
         break;
+      }
       case kStat:
         // v1: total_* include child cgroups, as v2's memory.stat does.
         m.anon = parse_keyed_value(copy, v2_ ? "anon" : "total_rss");

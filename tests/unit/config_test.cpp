@@ -9,8 +9,8 @@ namespace mobasher {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using fixtures::FixtureTree;
+using ::testing::HasSubstr;
 
 // Loads `text` from a real file and returns the ConfigError message ("" if it loaded).
 class ConfigFile : public ::testing::Test {
@@ -122,13 +122,13 @@ TEST(ParseConfig, CommentsOfBothKindsAreAccepted) {
 }
 
 TEST(ParseConfig, ProcessMatchGroupAndWebhooks) {
-  Config c = parse_config(R"({
-  "groups": [ { "name": "scripted", "match": { "comm": "^ffmpeg$", "cmdline": "-i rtsp://cam/(\\w+)" },
+  Config c = parse_config(R"json({
+  "groups": [ { "name": "scripted", "match": { "comm": "^ffmpeg$", "cmdline": "-i rtsp://cam/([a-z0-9]+)" },
                 "memory_limit": 1073741824, "warn": "80%" } ],
   "alerts": { "webhooks": [ { "url": "http://127.0.0.1:9093/api/v2/alerts" },
                             { "url": "https://hooks.example/x", "format": "json" } ] },
   "actions": { "handover": { "strategy": "overlap", "overlap": "45s" } }
-})",
+})json",
                           "m.json");
   ASSERT_EQ(c.groups.size(), 1u);
   ASSERT_TRUE(c.groups[0].match.has_value());
@@ -254,7 +254,8 @@ TEST_F(ConfigFile, DuplicateGroupName) {
 }
 
 TEST_F(ConfigFile, GroupNeedsUnitsOrMatch) {
-  std::string msg = error_of("{ \"groups\": [\n\n  { \"name\": \"a\", \"memory_limit\": \"1G\" } ] }");
+  std::string msg =
+      error_of("{ \"groups\": [\n\n  { \"name\": \"a\", \"memory_limit\": \"1G\" } ] }");
   EXPECT_THAT(msg, HasSubstr(where(3, "groups[0]")));
 }
 
@@ -293,8 +294,8 @@ TEST_F(ConfigFile, JsonSyntaxErrorNamesFileAndLine) {
 }
 
 TEST_F(ConfigFile, UnterminatedDocument) {
-  std::string msg = error_of("{\n  \"groups\": [\n");
-  EXPECT_THAT(msg, HasSubstr(path() + ":3: "));
+  std::string msg = error_of("{\n  \"groups\": [");
+  EXPECT_THAT(msg, HasSubstr(path() + ":2: "));
   EXPECT_THAT(msg, HasSubstr("not valid JSON"));
 }
 

@@ -1,0 +1,147 @@
+#include "agent/cli.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "fixtures/fixture_tree.hpp"
+
+namespace mobasher {
+namespace {
+
+using namespace fixtures;
+using ::testing::HasSubstr;
+
+std::string cli_error(const std::vector<std::string>& args) {
+  try {
+    parse_cli(args);
+  } catch (const CliError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ParseCli, Defaults) {
+  CliOptions o = parse_cli({});
+  EXPECT_EQ(o.command, "run");
+  EXPECT_FALSE(o.config.has_value());
+  EXPECT_EQ(o.log_level, "info");
+  EXPECT_FALSE(o.dry_run);
+  EXPECT_FALSE(o.local);
+  EXPECT_FALSE(o.help);
+}
+
+TEST(ParseCli, CommandsAndFlags) {
+  CliOptions o = parse_cli({"status", "--local", "--config", "/etc/m.json", "--proc-root=/fx/proc",
+                            "--cgroup-root", "/fx/cgroup", "--state-dir=/tmp/s",
+                            "--listen=127.0.0.1:1", "--log-level", "debug"});
+  EXPECT_EQ(o.command, "status");
+  EXPECT_TRUE(o.local);
+  EXPECT_EQ(o.config, "/etc/m.json");
+  EXPECT_EQ(o.proc_root, "/fx/proc");
+  EXPECT_EQ(o.cgroup_root, "/fx/cgroup");
+  EXPECT_EQ(o.state_dir, "/tmp/s");
+  EXPECT_EQ(o.listen, "127.0.0.1:1");
+  EXPECT_EQ(o.log_level, "debug");
+  EXPECT_TRUE(parse_cli({"--dry-run"}).dry_run);
+  EXPECT_TRUE(parse_cli({"once", "-h"}).help);
+  EXPECT_EQ(parse_cli({"version"}).command, "version");
+}
+
+TEST(ParseCli, CheckConfigTakesAFile) {
+  EXPECT_EQ(parse_cli({"check-config", "/etc/a.json"}).check_file, "/etc/a.json");
+  EXPECT_EQ(parse_cli({"check-config", "--config", "/etc/b.json"}).check_file, "/etc/b.json");
+  EXPECT_THAT(cli_error({"check-config"}), HasSubstr("check-config needs a FILE"));
+}
+
+TEST(ParseCli, Errors) {
+  EXPECT_THAT(cli_error({"--frobnicate"}), HasSubstr("unknown flag --frobnicate"));
+  EXPECT_THAT(cli_error({"explode"}), HasSubstr("unknown command \"explode\""));
+  EXPECT_THAT(cli_error({"once", "extra"}), HasSubstr("unexpected argument \"extra\""));
+  EXPECT_THAT(cli_error({"--config"}), HasSubstr("--config needs a value"));
+  EXPECT_THAT(cli_error({"--dry-run=yes"}), HasSubstr("--dry-run takes no value"));
+  EXPECT_THAT(cli_error({"--log-level", "loud"}), HasSubstr("\"loud\" is not one of"));
+  EXPECT_THAT(cli_error({"once", "--local"}), HasSubstr("--local only goes with status"));
+}
+
+TEST(UsageText, NamesEveryCommand) {
+  std::string u = usage_text();
+  for (const char* c : {"run", "once", "status", "check-config", "version", "--proc-root"})
+    EXPECT_THAT(u, HasSubstr(c));
+}
+
+// ---- the real binary: exit codes and output of the one-shot commands ----
+
+struct AgentRun {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+
+AgentRun agent(const std::string& args) {
+  std::string cmd = std::string(MOBASHER_AGENT_BINARY) + " " + args + " 2>&1";
+  AgentRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(AgentBinary, Version) {
+  AgentRun r = agent("version");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("mobasher-agent " MOBASHER_VERSION));
+}
+
+TEST(AgentBinary, UsageErrorExitsTwo) {
+  AgentRun r = agent("--frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr("unknown flag --frobnicate"));
+}
+
+TEST(AgentBinary, CheckConfig) {
+  FixtureTree fx;
+  fx.write("good.json", R"({ "groups": [ { "name": "archiver", "units": "archiver@*.service",
+                                            "memory_limit": "2G", "warn": "1.5G" } ] })");
+  fx.write("bad.json",
+           "{\n  \"groups\": [\n    { \"name\": \"a\", \"units\": \"a@*.service\",\n"
+           "      \"memory_limit\": \"2G\", \"warn\": \"1.5Q\" } ]\n}\n");
+  AgentRun good = agent("check-config " + (fx.root() / "good.json").string());
+  EXPECT_EQ(good.exit_code, 0) << good.out;
+  EXPECT_THAT(good.out, HasSubstr("config ok"));
+  AgentRun bad = agent("check-config " + (fx.root() / "bad.json").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr((fx.root() / "bad.json").string() + ":4: groups[0].warn: "));
+  AgentRun missing = agent("check-config " + (fx.root() / "nope.json").string());
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+}
+
+TEST(AgentBinary, OnceOnAFixtureTree) {
+  FixtureTree fx;
+  fx.boot_time(1'700'000'000).meminfo(16_GiB, 9_GiB, 0, 0).vmstat_oom_kill(0);
+  fx.proc(101).comm("bash").ppid(1).status(4_MiB, 0, 0, 0);
+  fx.proc(102).comm("ffmpeg").ppid(101).status(1020_MiB, 0, 0, 0);
+  fx.cgroup_v1("sdprobe-1/system.slice/system-archiver.slice/archiver@ch1.service")
+      .procs({101, 102})
+      .usage(1_GiB)
+      .limit(2_GiB);
+  AgentRun r = agent("once --proc-root " + fx.proc_root().string() + " --cgroup-root " +
+                     fx.cgroup_root().string() + " --state-dir " + (fx.root() / "state").string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("mobasher_unit_rss_bytes{unit=\"archiver@ch1.service\","
+                               "group=\"archiver\",channel=\"ch1\"} 1073741824"));
+  EXPECT_THAT(r.out, HasSubstr("cgroup_layout=\"v1\""));
+
+  AgentRun st = agent("status --local --proc-root " + fx.proc_root().string() + " --cgroup-root " +
+                      fx.cgroup_root().string() + " --state-dir " + (fx.root() / "state").string());
+  EXPECT_EQ(st.exit_code, 0) << st.out;
+  EXPECT_THAT(st.out, HasSubstr("archiver@ch1.service"));
+  EXPECT_THAT(st.out, HasSubstr("101,102"));
+}
+
+}  // namespace
+}  // namespace mobasher

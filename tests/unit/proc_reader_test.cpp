@@ -1,0 +1,286 @@
+#include "collectors/proc_reader.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixtures/fixture_tree.hpp"
+
+namespace mobasher {
+namespace {
+
+using namespace fixtures;
+
+// ---- parsers ----
+
+TEST(ParseProcStat, RealStatWithSpacesAndParensInComm) {
+  // Captured from a process that set its name to "ff) mpeg (x" with prctl(PR_SET_NAME).
+  auto st = parse_proc_stat(captured("proc_pid_stat_comm_parens"));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->comm, "ff) mpeg (x");
+  EXPECT_EQ(st->state, 'S');
+  EXPECT_EQ(st->ppid, 5577);
+  EXPECT_EQ(st->utime, 3u);
+  EXPECT_EQ(st->stime, 3u);
+  EXPECT_EQ(st->start_time, 48703u);  // field 22
+  EXPECT_EQ(st->vsize, 17145856u);    // field 23
+  EXPECT_EQ(st->rss_pages, 3409);     // field 24
+}
+
+TEST(ParseProcStat, FieldNumbersOfProc5) {
+  // Fields 1..24 then the rest; the numbers are chosen so that an off-by-one shows.
+  auto st = parse_proc_stat(
+      "4242 (a (b) c) R 7 8 9 10 11 12 13 14 15 16 1700 1800 19 20 21 22 23 24 "
+      "2500000 26000000 2700 28 29 30\n");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->comm, "a (b) c");
+  EXPECT_EQ(st->state, 'R');
+  EXPECT_EQ(st->ppid, 7);
+  EXPECT_EQ(st->utime, 1700u);
+  EXPECT_EQ(st->stime, 1800u);
+  EXPECT_EQ(st->start_time, 2500000u);
+  EXPECT_EQ(st->vsize, 26000000u);
+  EXPECT_EQ(st->rss_pages, 2700);
+}
+
+TEST(ParseProcStat, KernelThreadStat) {
+  auto st = parse_proc_stat(captured("proc_kthread_stat"));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->comm, "kthreadd");
+  EXPECT_EQ(st->ppid, 0);
+}
+
+TEST(ParseProcStat, ZombieState) {
+  auto st = parse_proc_stat(
+      "77 (ffmpeg) Z 70 70 70 0 -1 4227084 0 0 0 0 5 6 0 0 20 0 1 0 999 0 0 "
+      "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->state, 'Z');
+  EXPECT_EQ(st->start_time, 999u);
+}
+
+TEST(ParseProcStat, RejectsMalformed) {
+  EXPECT_FALSE(parse_proc_stat("").has_value());
+  EXPECT_FALSE(parse_proc_stat("12 ffmpeg S 1 2 3").has_value());        // no parens
+  EXPECT_FALSE(parse_proc_stat("12 (ffmpeg) S 1 2 3 4\n").has_value());  // truncated
+  EXPECT_FALSE(parse_proc_stat("12 )ffmpeg( S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 "
+                               "21 22 23 24\n")
+                   .has_value());
+  EXPECT_FALSE(parse_proc_stat("12 (x) S one 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 "
+                               "22 23 24\n")
+                   .has_value());  // ppid not a number
+}
+
+TEST(ParseProcStatus, RealStatusInBytes) {
+  auto s = parse_proc_status(captured("proc_pid_status"));
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->rss_anon, 7008u * 1024);
+  EXPECT_EQ(s->rss_file, 6748u * 1024);
+  EXPECT_EQ(s->rss_shmem, 0u);
+  EXPECT_EQ(s->swap, 0u);
+}
+
+TEST(ParseProcStatus, EachField) {
+  auto s = parse_proc_status(
+      "Name:\tffmpeg\nVmRSS:\t  999 kB\nRssAnon:\t  100 kB\nRssFile:\t   20 kB\n"
+      "RssShmem:\t    3 kB\nVmSwap:\t   40 kB\n");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->rss_anon, 102400u);
+  EXPECT_EQ(s->rss_file, 20480u);
+  EXPECT_EQ(s->rss_shmem, 3072u);
+  EXPECT_EQ(s->swap, 40960u);
+}
+
+TEST(ParseProcStatus, KernelThreadHasNoRssLines) {
+  EXPECT_FALSE(parse_proc_status(captured("proc_kthread_status")).has_value());
+  EXPECT_FALSE(parse_proc_status("").has_value());
+}
+
+TEST(ParseProcStatus, SwapLineIsOptional) {
+  // Kernels without CONFIG_SWAP have no VmSwap line.
+  auto s = parse_proc_status("RssAnon:\t 8 kB\nRssFile:\t 4 kB\nRssShmem:\t 0 kB\n");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->rss_anon, 8192u);
+  EXPECT_EQ(s->swap, 0u);
+}
+
+TEST(ParseSmapsRollup, Pss) {
+  EXPECT_EQ(parse_smaps_rollup_pss("55d0-7ffe ---p 00000000 00:00 0 [rollup]\nRss:  2048 kB\n"
+                                   "Pss:  1024 kB\nPss_Anon:  512 kB\n"),
+            1024u * 1024);
+  EXPECT_FALSE(parse_smaps_rollup_pss("Rss: 10 kB\n").has_value());
+}
+
+TEST(ParseBootTime, BtimeLine) {
+  EXPECT_EQ(parse_boot_time("cpu  1 2 3\nintr 5\nbtime 1795852762\nprocesses 9\n"), 1795852762u);
+  EXPECT_FALSE(parse_boot_time("cpu  1 2 3\nprocesses 9\n").has_value());
+}
+
+// ---- ProcReader on a fixture tree ----
+
+class ProcReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fx.boot_time(1'700'000'000);
+    fx.proc(101).comm("archiver").ppid(1).start_time(5000).status(100_MiB, 10_MiB, 1_MiB, 2_MiB);
+    fx.proc(102).comm("ffmpeg").ppid(101).start_time(5100).status(300_MiB, 20_MiB, 0, 0);
+  }
+  FixtureTree fx;
+};
+
+TEST_F(ProcReaderTest, SampleInBytesWithIdentityAndStartTime) {
+  ProcReader r(fx.proc_root());
+  auto s = r.sample(101, false);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->id.pid, 101);
+  EXPECT_EQ(s->id.start_time, 5000u);
+  EXPECT_EQ(s->ppid, 1);
+  EXPECT_EQ(s->comm, "archiver");
+  EXPECT_EQ(s->rss_anon, 100_MiB);
+  EXPECT_EQ(s->rss_file, 10_MiB);
+  EXPECT_EQ(s->rss_shmem, 1_MiB);
+  EXPECT_EQ(s->swap, 2_MiB);
+  EXPECT_EQ(s->rss(), 111_MiB);
+  EXPECT_FALSE(s->pss.has_value());
+  double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  EXPECT_DOUBLE_EQ(s->start_time_seconds, 1'700'000'000 + 5000 / hz);
+  EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+TEST_F(ProcReaderTest, SecondScanSeesNewValuesThroughCachedDescriptors) {
+  ProcReader r(fx.proc_root());
+  ASSERT_EQ(r.sample(102, false)->rss_anon, 300_MiB);
+  r.end_scan();
+  EXPECT_EQ(r.open_processes(), 1u);
+  fx.proc(102).status(450_MiB, 20_MiB, 0, 64_MiB);
+  auto s = r.sample(102, false);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->rss_anon, 450_MiB);
+  EXPECT_EQ(s->swap, 64_MiB);
+}
+
+TEST_F(ProcReaderTest, VanishedProcessIsNulloptNotAnError) {
+  ProcReader r(fx.proc_root());
+  ASSERT_TRUE(r.sample(101, false).has_value());
+  r.end_scan();
+  fx.proc(102).gone();
+  EXPECT_FALSE(r.sample(102, false).has_value());
+  EXPECT_FALSE(r.sample(4711, false).has_value());  // never existed
+  EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+TEST_F(ProcReaderTest, PidReuseGivesANewIdentity) {
+  ProcReader r(fx.proc_root());
+  auto before = r.sample(102, false);
+  ASSERT_TRUE(before.has_value());
+  r.end_scan();
+  fx.proc(102).reuse(/*start_time=*/9000, "bash").ppid(77).status(5_MiB, 1_MiB, 0, 0);
+  auto after = r.sample(102, false);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->id.pid, 102);
+  EXPECT_EQ(after->id.start_time, 9000u);
+  EXPECT_NE(after->id, before->id);
+  EXPECT_EQ(after->comm, "bash");
+  EXPECT_EQ(after->ppid, 77);
+  EXPECT_EQ(after->rss_anon, 5_MiB);
+}
+
+TEST_F(ProcReaderTest, ZombieAndKernelThreadAreNotSampled) {
+  fx.proc(103).comm("ffmpeg").ppid(101).zombie();
+  fx.proc(2).comm("kthreadd").kernel_thread();
+  ProcReader r(fx.proc_root());
+  EXPECT_FALSE(r.sample(103, false).has_value());
+  EXPECT_FALSE(r.sample(2, false).has_value());
+  EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+TEST_F(ProcReaderTest, MalformedStatCountsAParseError) {
+  fx.write("proc/105/stat", "garbage\n");
+  fx.write("proc/105/status", "RssAnon: 1 kB\nRssFile: 1 kB\nRssShmem: 0 kB\n");
+  ProcReader r(fx.proc_root());
+  EXPECT_FALSE(r.sample(105, false).has_value());
+  EXPECT_EQ(r.parse_errors(), 1u);
+}
+
+TEST_F(ProcReaderTest, EndScanClosesUnsampledProcesses) {
+  ProcReader r(fx.proc_root());
+  ASSERT_TRUE(r.sample(101, false));
+  ASSERT_TRUE(r.sample(102, false));
+  r.end_scan();
+  EXPECT_EQ(r.open_processes(), 2u);
+  ASSERT_TRUE(r.sample(101, false));
+  r.end_scan();
+  EXPECT_EQ(r.open_processes(), 1u);
+  r.end_scan();
+  EXPECT_EQ(r.open_processes(), 0u);
+}
+
+TEST_F(ProcReaderTest, DescriptorCacheIsBounded) {
+  for (pid_t p = 110; p < 120; ++p) fx.proc(p).status(1_MiB, 0, 0, 0);
+  ProcReader r(fx.proc_root(), /*max_open_processes=*/3);
+  for (pid_t p = 110; p < 120; ++p) EXPECT_TRUE(r.sample(p, false).has_value()) << p;
+  EXPECT_LE(r.open_processes(), 3u);
+}
+
+TEST_F(ProcReaderTest, PssFromSmapsRollupWhenAsked) {
+  fx.write("proc/101/smaps_rollup", "00400000-7ffd [rollup]\nRss:  113664 kB\nPss:  90000 kB\n");
+  ProcReader r(fx.proc_root());
+  auto s = r.sample(101, true);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->pss, 90000u * 1024);
+}
+
+TEST_F(ProcReaderTest, UncachedStat) {
+  ProcReader r(fx.proc_root());
+  auto st = r.stat(102);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->ppid, 101);
+  EXPECT_FALSE(r.stat(999).has_value());
+  EXPECT_EQ(r.open_processes(), 0u);
+}
+
+// ---- the real /proc: a cached descriptor of a reaped process must read as "gone" ----
+
+// A child that sleeps until it is killed; killed and reaped at the latest by the destructor.
+class Child {
+ public:
+  Child() : pid_(::fork()) {
+    if (pid_ == 0) {
+      while (true) ::pause();
+    }
+  }
+  ~Child() { reap(); }
+  pid_t pid() const { return pid_; }
+  bool reap() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    bool ok = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return ok;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+TEST(ProcReaderRealProc, ReapedProcessWithCachedDescriptorIsNullopt) {
+  Child child;
+  pid_t pid = child.pid();
+  ASSERT_GT(pid, 0);
+  ProcReader r("/proc");
+  auto s = r.sample(pid, false);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->id.pid, pid);
+  EXPECT_EQ(s->ppid, ::getpid());
+  EXPECT_GT(s->rss(), 0u);
+  r.end_scan();
+  ASSERT_EQ(r.open_processes(), 1u);
+  ASSERT_TRUE(child.reap());
+  EXPECT_FALSE(r.sample(pid, false).has_value());
+  EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+}  // namespace
+}  // namespace mobasher

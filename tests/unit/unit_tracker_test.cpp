@@ -1,0 +1,286 @@
+#include "agent/unit_tracker.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fixtures/fixture_tree.hpp"
+#include "fixtures/snapshots.hpp"
+
+namespace mobasher {
+namespace {
+
+using namespace fixtures;
+using namespace std::chrono_literals;
+
+constexpr double kT0 = 1'800'000'000;
+const std::string kUnit = "archiver@ch1.service";
+
+// One unit with a bash main (pid, start) and one ffmpeg child of `rss` bytes.
+UnitBuilder archiver(pid_t main_pid, uint64_t main_start, uint64_t rss) {
+  UnitBuilder b(kUnit, "archiver");
+  b.main(main_pid, main_start, 4_MiB).child(main_pid + 1, main_start + 10, rss - 4_MiB);
+  b.limits(2_GiB, 1610612736, 2040109465);
+  return b;
+}
+
+// Applies one snapshot with a single unit and returns the unit as the tracker filled it.
+UnitSample track(UnitTracker& t, double when, UnitSample u,
+                 std::optional<uint64_t> node_oom = std::nullopt) {
+  Snapshot s = snapshot_at(when, {std::move(u)}, node_oom);
+  t.apply(s);
+  return s.units.at(0);
+}
+
+uint64_t restarts(const UnitSample& u, RestartCause c) {
+  auto it = u.restarts.find(c);
+  return it == u.restarts.end() ? 0 : it->second;
+}
+
+uint64_t total_restarts(const UnitSample& u) {
+  uint64_t n = 0;
+  for (auto& [c, v] : u.restarts) n += v;
+  return n;
+}
+
+TEST(UnitTracker, FirstSightHasNoRestartsAndEveryCauseAtZero) {
+  UnitTracker t;
+  auto u = track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(u.restarts.size(), kRestartCauses.size());
+  EXPECT_EQ(total_restarts(u), 0u);
+  EXPECT_EQ(u.oom_kills_total, 0u);
+  EXPECT_EQ(t.tracked_units(), 1u);
+}
+
+TEST(UnitTracker, RestartWhenTheMainProcessChanges) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  auto same = track(t, kT0 + 5, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(total_restarts(same), 0u);
+  // systemd restarted it: new main pid and start time, new cgroup, no OOM anywhere.
+  auto after = track(t, kT0 + 10, archiver(180, 9000, 100_MiB).cgroup(8, 100_MiB, 2_GiB, 0));
+  EXPECT_EQ(restarts(after, RestartCause::external), 1u);
+  EXPECT_EQ(total_restarts(after), 1u);
+  auto later = track(t, kT0 + 15, archiver(180, 9000, 110_MiB).cgroup(8, 110_MiB, 2_GiB, 0));
+  EXPECT_EQ(restarts(later, RestartCause::external), 1u);
+}
+
+TEST(UnitTracker, PidReuseWithAnotherStartTimeIsARestart) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  auto u = track(t, kT0 + 5, archiver(101, 7000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+}
+
+TEST(UnitTracker, ChildChurnIsNotARestart) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  UnitBuilder b(kUnit, "archiver");
+  b.main(101, 5000, 4_MiB).child(555, 8000, 500_MiB).cgroup(7, 1_GiB, 2_GiB, 0);
+  EXPECT_EQ(total_restarts(track(t, kT0 + 5, b)), 0u);
+}
+
+TEST(UnitTracker, OomCauseWhenTheOomCounterRose) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1900_MiB).cgroup(7, 2_GiB, 2_GiB, 0));
+  // The kernel killed the main process inside the same cgroup; systemd restarted it.
+  auto u = track(t, kT0 + 5, archiver(181, 9000, 50_MiB).cgroup(7, 50_MiB, 2_GiB, 1));
+  EXPECT_EQ(restarts(u, RestartCause::oom), 1u);
+  EXPECT_EQ(restarts(u, RestartCause::external), 0u);
+  EXPECT_EQ(u.oom_kills_total, 1u);
+}
+
+TEST(UnitTracker, OomKillsStayMonotonicAcrossCgroupRecreation) {
+  UnitTracker t;
+  EXPECT_EQ(track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 2)).oom_kills_total,
+            2u);
+  // systemd recreated the cgroup (new inode): the raw counter starts again at 0.
+  auto u = track(t, kT0 + 5, archiver(101, 5000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(u.oom_kills_total, 2u);
+  u = track(t, kT0 + 10, archiver(101, 5000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 1));
+  EXPECT_EQ(u.oom_kills_total, 3u);
+  // A counter reset without an inode change (inode numbers can be reused) is a new cgroup too.
+  u = track(t, kT0 + 15, archiver(101, 5000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(u.oom_kills_total, 3u);
+  u = track(t, kT0 + 20, archiver(101, 5000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 2));
+  EXPECT_EQ(u.oom_kills_total, 5u);
+}
+
+TEST(UnitTracker, OomInARemovedCgroupIsWitnessedByTheNodeCounter) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1900_MiB).cgroup(7, 2_GiB, 2_GiB, 0), 10);
+  // Between two scans: OOM kill, systemd removed the old cgroup and made a new one.
+  auto u = track(t, kT0 + 5, archiver(182, 9000, 40_MiB).cgroup(9, 40_MiB, 2_GiB, 0), 11);
+  EXPECT_EQ(restarts(u, RestartCause::oom), 1u);
+  EXPECT_EQ(u.oom_kills_total, 1u);
+}
+
+TEST(UnitTracker, GrowthSlopeAndSecondsToLimit) {
+  UnitTracker t;
+  UnitSample u;
+  // 1 MiB/s from 1 GiB, sampled every 5 s for a minute; limit 2 GiB (configured).
+  for (int i = 0; i <= 12; ++i) {
+    double s = 5.0 * i;
+    u = track(t, kT0 + s, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(s) * 1_MiB));
+  }
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 1048576.0, 1.0);
+  ASSERT_TRUE(u.seconds_to_limit.has_value());
+  // At 1 GiB + 60 MiB, 964 MiB remain: 964 s.
+  EXPECT_NEAR(*u.seconds_to_limit, 964.0, 0.01);
+}
+
+TEST(UnitTracker, SecondsToLimitUsesTheCgroupLimitWhenSet) {
+  UnitTracker t;
+  UnitSample u;
+  for (int i = 0; i <= 12; ++i) {
+    double s = 5.0 * i;
+    uint64_t rss = 1_GiB + static_cast<uint64_t>(s) * 1_MiB;
+    u = track(t, kT0 + s, archiver(101, 5000, rss).cgroup(7, rss, 1536_MiB, 0));
+  }
+  ASSERT_TRUE(u.seconds_to_limit.has_value());
+  EXPECT_NEAR(*u.seconds_to_limit, 1536.0 - 1024 - 60, 0.01);
+}
+
+TEST(UnitTracker, NoGrowthNoPrediction) {
+  UnitTracker t;
+  UnitSample u;
+  for (int i = 0; i <= 12; ++i) u = track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB));
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 0.0, 1e-6);
+  EXPECT_FALSE(u.seconds_to_limit.has_value());
+  // Shrinking: negative slope, still no prediction.
+  for (int i = 13; i <= 30; ++i)
+    u = track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB - static_cast<uint64_t>(i) * 1_MiB));
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_LT(*u.growth_bytes_per_second, 0.0);
+  EXPECT_FALSE(u.seconds_to_limit.has_value());
+}
+
+TEST(UnitTracker, TooFewSamplesGiveNoSlope) {
+  UnitTracker t;
+  UnitSample u;
+  for (int i = 0; i < 3; ++i)
+    u = track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(i) * 1_MiB));
+  EXPECT_FALSE(u.growth_bytes_per_second.has_value());
+  EXPECT_FALSE(u.seconds_to_limit.has_value());
+}
+
+TEST(UnitTracker, RestartStartsTheGrowthAgain) {
+  UnitTracker t;
+  for (int i = 0; i <= 12; ++i)
+    track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(i) * 5_MiB));
+  auto u = track(t, kT0 + 65, archiver(190, 9000, 50_MiB));
+  EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+  EXPECT_FALSE(u.growth_bytes_per_second.has_value());
+  EXPECT_FALSE(u.seconds_to_limit.has_value());
+}
+
+TEST(UnitTracker, SamplesAreBoundedByCount) {
+  // Flat for 10 samples, then +1 MiB per 5 s: only the last 5 samples may make the slope.
+  TrackerOptions o;
+  o.max_samples = 5;
+  UnitTracker t(o);
+  UnitSample u;
+  for (int i = 0; i < 10; ++i) u = track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB));
+  for (int i = 1; i <= 5; ++i)
+    u = track(t, kT0 + 45 + 5.0 * i, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(i) * 1_MiB));
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 1048576.0 / 5, 1.0);
+}
+
+TEST(UnitTracker, SamplesAreBoundedByTheGrowthWindow) {
+  TrackerOptions o;
+  o.growth_window = 30s;
+  UnitTracker t(o);
+  UnitSample u;
+  for (int i = 0; i < 10; ++i) u = track(t, kT0 + 5.0 * i, archiver(101, 5000, 1_GiB));
+  for (int i = 1; i <= 6; ++i)
+    u = track(t, kT0 + 45 + 5.0 * i, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(i) * 1_MiB));
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  // Samples of the last 30 s: 45..75 s; 45 s is flat, then linear: slope close to 1 MiB / 5 s.
+  EXPECT_GT(*u.growth_bytes_per_second, 0.9 * 1048576.0 / 5);
+}
+
+TEST(UnitTracker, MeasureWorkingSetUsesTheCgroup) {
+  TrackerOptions o;
+  o.measure_working_set = true;
+  UnitTracker t(o);
+  UnitSample u;
+  for (int i = 0; i <= 12; ++i) {
+    // RSS flat, cgroup working set growing 2 MiB/s.
+    u = track(
+        t, kT0 + 5.0 * i,
+        archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB + static_cast<uint64_t>(i) * 10_MiB, 2_GiB, 0));
+  }
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 2.0 * 1048576, 1.0);
+}
+
+TEST(UnitTracker, StateRoundTripsThroughJson) {
+  UnitTracker a;
+  track(a, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 3));
+  track(a, kT0 + 5, archiver(180, 9000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 1));  // oom restart
+  EXPECT_TRUE(a.dirty());
+  nlohmann::json j = a.to_json();
+  a.mark_saved();
+  EXPECT_FALSE(a.dirty());
+
+  UnitTracker b;
+  b.load_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(b.tracked_units(), 1u);
+  EXPECT_EQ(b.to_json(), j);
+  // Same main, same cgroup: nothing new; the counters carried over.
+  auto u = track(b, kT0 + 10, archiver(180, 9000, 1_GiB).cgroup(8, 1_GiB, 2_GiB, 1));
+  EXPECT_EQ(u.oom_kills_total, 4u);
+  EXPECT_EQ(restarts(u, RestartCause::oom), 1u);
+  EXPECT_EQ(total_restarts(u), 1u);
+  // The remembered main process still detects the next restart.
+  u = track(b, kT0 + 15, archiver(300, 12000, 1_GiB).cgroup(9, 1_GiB, 2_GiB, 0));
+  EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+  EXPECT_EQ(u.oom_kills_total, 4u);
+}
+
+TEST(UnitTracker, LoadRejectsBadState) {
+  UnitTracker t;
+  EXPECT_THROW(t.load_json(nlohmann::json{{"version", 2}, {"units", nlohmann::json::object()}}),
+               nlohmann::json::exception);
+  EXPECT_THROW(t.load_json(nlohmann::json::object()), nlohmann::json::exception);
+  nlohmann::json bad_cause = {{"version", 1},
+                              {"units",
+                               {{kUnit,
+                                 {{"generation", 1},
+                                  {"oom_base", 0},
+                                  {"oom_last_raw", 0},
+                                  {"last_seen", kT0},
+                                  {"restarts", {{"gremlins", 1}}}}}}}};
+  EXPECT_THROW(t.load_json(bad_cause), nlohmann::json::exception);
+}
+
+TEST(UnitTracker, VanishedUnitsAreForgottenAfterAWhile) {
+  TrackerOptions o;
+  o.forget_after = 60s;
+  UnitTracker t(o);
+  track(t, kT0, archiver(101, 5000, 1_GiB));
+  Snapshot empty = snapshot_at(kT0 + 30, {});
+  t.apply(empty);
+  EXPECT_EQ(t.tracked_units(), 1u);
+  Snapshot later = snapshot_at(kT0 + 61, {});
+  t.apply(later);
+  EXPECT_EQ(t.tracked_units(), 0u);
+}
+
+TEST(UnitTracker, NumberOfUnitsIsBounded) {
+  TrackerOptions o;
+  o.max_units = 3;
+  UnitTracker t(o);
+  std::vector<UnitSample> units;
+  for (int i = 0; i < 10; ++i) {
+    UnitBuilder b("archiver@ch" + std::to_string(i) + ".service", "archiver");
+    units.push_back(b.main(100 + i, 5000, 1_MiB));
+  }
+  Snapshot s = snapshot_at(kT0, units);
+  t.apply(s);
+  EXPECT_EQ(t.tracked_units(), 3u);
+}
+
+}  // namespace
+}  // namespace mobasher
