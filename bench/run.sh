@@ -311,10 +311,10 @@ kill_wait TERM "$AGENT_PID"
 
 log "agent at scan_interval 10ms for $SCANS scans"
 start_agent rss 10ms
-# Touch every civetweb worker once before the first sample: a worker's first request touches memory
-# once (most likely its malloc arena; ~100-200 kB in all, one time), which the polls below would
-# otherwise spread over the first ~2,000 scans, looking like growth.
-wrk -t1 -c32 -d1s "http://127.0.0.1:$AGENT_PORT/metrics" >/dev/null 2>&1
+# Touch every civetweb worker (64, one per keep-alive connection) once before the first sample: a
+# worker's first request touches its stack and buffers once, which the polls below would otherwise
+# spread over the first few thousand scans, looking like growth.
+wrk -t1 -c64 -d1s "http://127.0.0.1:$AGENT_PORT/metrics" >/dev/null 2>&1
 RSS_1K="" RSS_END="" CPU_1K="" CPU_END="" SCANS_1K="" SCANS_END="" RSS_TRACE=""
 next_trace=100
 t_start=$(now_s)
