@@ -36,10 +36,18 @@ std::string env_or(const char* name, const char* fallback) {
   return v && *v ? std::string(v) : std::string(fallback);
 }
 
-std::string units_glob() { return env_or("MOBASHER_BENCH_UNITS", "archiver@b[0-9]*.service"); }
-std::string comm_regex() { return env_or("MOBASHER_BENCH_COMM", "^archiver-bench$"); }
-std::string proc_root() { return env_or("MOBASHER_BENCH_PROC", "/proc"); }
-std::string cgroup_root() { return env_or("MOBASHER_BENCH_CGROUP", "/sys/fs/cgroup"); }
+std::string units_glob() {
+  return env_or("MOBASHER_BENCH_UNITS", "archiver@b[0-9]*.service");
+}
+std::string comm_regex() {
+  return env_or("MOBASHER_BENCH_COMM", "^archiver-bench$");
+}
+std::string proc_root() {
+  return env_or("MOBASHER_BENCH_PROC", "/proc");
+}
+std::string cgroup_root() {
+  return env_or("MOBASHER_BENCH_CGROUP", "/sys/fs/cgroup");
+}
 
 // JSON string escaping for the few characters a glob/regex from the environment may contain.
 std::string quoted(const std::string& s) {
@@ -52,10 +60,10 @@ std::string quoted(const std::string& s) {
 }
 
 Config units_config(const char* discovery_interval) {
-  std::string text = std::string("{\"scan_interval\": \"1s\", \"discovery_interval\": \"") +
-                     discovery_interval +
-                     "\", \"groups\": [{\"name\": \"archiver\", \"units\": " + quoted(units_glob()) +
-                     ", \"memory_limit\": \"2G\", \"warn\": \"1.5G\", \"critical\": \"95%\"}]}";
+  std::string text =
+      std::string("{\"scan_interval\": \"1s\", \"discovery_interval\": \"") + discovery_interval +
+      "\", \"groups\": [{\"name\": \"archiver\", \"units\": " + quoted(units_glob()) +
+      ", \"memory_limit\": \"2G\", \"warn\": \"1.5G\", \"critical\": \"95%\"}]}";
   return mobasher::parse_config(text, "scan_bench");
 }
 
@@ -67,7 +75,9 @@ Config match_config() {
   return mobasher::parse_config(text, "scan_bench");
 }
 
-mobasher::ScannerOptions scanner_options() { return {proc_root(), cgroup_root()}; }
+mobasher::ScannerOptions scanner_options() {
+  return {proc_root(), cgroup_root()};
+}
 
 void count(benchmark::State& state, const mobasher::Snapshot& snap) {
   size_t procs = 0;

@@ -9,7 +9,7 @@ BUILD=(g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev)
 TEST=(libgtest-dev libgmock-dev libbenchmark-dev clang-format
   prometheus ffmpeg curl jq iproute2 procps util-linux coreutils
-  prometheus-process-exporter wrk)
+  prometheus-process-exporter wrk python3)
 
 want=("${BUILD[@]}")
 case "${1:-}" in

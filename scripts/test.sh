@@ -25,9 +25,11 @@ echo "=== ASan + UBSan build ==="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
 echo "=== format check ==="
-unformatted=$(git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+sources() { find agent collectors exporters tests bench \( -name '*.cpp' -o -name '*.hpp' \) -print0; }
+unformatted=$(sources | xargs -0 clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
 if [[ $unformatted -ne 0 ]]; then
-  echo "format check: $unformatted clang-format warnings (run: git ls-files '*.cpp' '*.hpp' | xargs clang-format -i)"
+  sources | xargs -0 clang-format --dry-run 2>&1 | grep 'warning:' | cut -d: -f1 | sort | uniq -c
+  echo "format check: $unformatted clang-format warnings (fix: clang-format -i on the files above)"
   exit 1
 fi
 echo "all suites passed in $((SECONDS - start))s"
