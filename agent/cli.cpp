@@ -25,7 +25,7 @@ Flags:
   --cgroup-root DIR   where the cgroup hierarchies are (default /sys/fs/cgroup)
   --state-dir DIR     persistent counters (default /var/lib/mobasher-agent)
   --log-level LEVEL   trace, debug, info, warn or error (default info)
-  --dry-run           never act on units (restarts are only logged)
+  --dry-run           accepted now; with unit restarts (a later release) they are only logged
   --local             with `status`: scan here instead of asking the running agent
   -h, --help          this text
 

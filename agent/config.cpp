@@ -87,13 +87,12 @@ class Reader {
     if (*d < min) fail(path, v.dump() + " is too short (at least " + format_duration(min) + ")");
     return *d;
   }
-  std::regex regex(const json& v, const std::string& path) const {
-    std::string pattern = string(v, path);
-    try {
-      return std::regex(pattern, std::regex::extended | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      fail(path, "\"" + pattern + "\" is not a valid regular expression: " + e.what());
-    }
+  Regex regex(const json& v, const std::string& path) const {
+    std::string pattern = string(v, path), error;
+    auto re = Regex::compile(pattern, error);
+    if (!re)
+      fail(path, "\"" + pattern + "\" is not a valid POSIX extended regular expression: " + error);
+    return *re;
   }
 
  private:

@@ -4,12 +4,12 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "agent/quantities.hpp"
+#include "agent/regex.hpp"
 
 namespace mobasher {
 
@@ -25,7 +25,7 @@ struct RestartPolicy {
 // Fallback for archivers started without systemd: match processes in /proc.
 struct ProcessMatch {
   std::string comm_pattern, cmdline_pattern;  // as written, for messages
-  std::optional<std::regex> comm, cmdline;    // either may be absent, not both
+  std::optional<Regex> comm, cmdline;         // either may be absent, not both
 };
 
 struct GroupConfig {

@@ -46,6 +46,13 @@ bool write_file_atomic(const std::filesystem::path& path, const std::string& dat
     err = path.string() + ": " + std::strerror(errno);
     ok = false;
   }
+  if (ok) {  // the rename itself must survive a power loss, or the old counters come back
+    int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
   return ok;
 }
 
@@ -79,7 +86,7 @@ std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, con
   auto p = std::make_shared<Published>();
   p->metrics = render_exposition(build_families(*snap, stats, read_self_stats()));
   auto status = status_json(*snap, stats.version);
-  p->status = status.dump();
+  p->status = status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   p->page = status_page(status);
   p->scanned_at = std::chrono::steady_clock::now();
   p->stale_after = 3 * cfg.scan_interval;
@@ -124,7 +131,10 @@ void Daemon::save_state() {
   if (!tracker_.dirty()) return;
   std::string err;
   auto path = std::filesystem::path(config_.state_dir) / "units.json";
-  if (!write_file_atomic(path, tracker_.to_json().dump() + "\n", err)) {
+  if (!write_file_atomic(
+          path,
+          tracker_.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+          err)) {
     ++stats_.scan_errors_total["state"];
     if (err != last_state_error_)
       spdlog::warn("state not saved error=\"{}\"", err);  // once per cause
@@ -174,8 +184,16 @@ void Daemon::scan_now() {
   try {
     *snap = scanner_->scan(WallClock::now(), std::chrono::steady_clock::now());
     tracker_.apply(*snap);
+    ++stats_.scans_total;
+    for (const auto& [source, n] : snap->errors) stats_.scan_errors_total[source] += n;
+    scan_hist_.Observe(snap->scan_seconds);
+    stats_.scan_duration = scan_hist_.Collect().histogram;
+    log_changes(*snap);
+    pub_.publish(render(snap, stats_, config_));
+    last_ = snap;
   } catch (const std::exception& e) {
-    // Never expected; count it and keep serving the previous snapshot, marked as failed.
+    // Never expected: count it, keep serving the previous rendering marked as failed (so
+    // /healthz says why), and keep the loop and what is already recorded.
     ++stats_.scan_errors_total["scan"];
     spdlog::error("scan failed error=\"{}\"", e.what());
     if (auto prev = pub_.latest()) {
@@ -183,15 +201,7 @@ void Daemon::scan_now() {
       p->failure = e.what();
       pub_.publish(std::move(p));
     }
-    return;
   }
-  ++stats_.scans_total;
-  for (const auto& [source, n] : snap->errors) stats_.scan_errors_total[source] += n;
-  scan_hist_.Observe(snap->scan_seconds);
-  stats_.scan_duration = scan_hist_.Collect().histogram;
-  log_changes(*snap);
-  pub_.publish(render(snap, stats_, config_));
-  last_ = snap;
   save_state();
 }
 
@@ -208,12 +218,9 @@ void Daemon::schedule_scan() {
 }
 
 void Daemon::reload() {
-  if (!cli_.config) {
-    spdlog::info("reload: running on the built-in default config; nothing to reload");
-    return;
-  }
   try {
-    Config fresh = apply_flags(load_config_file(*cli_.config), cli_);
+    // Without a file the built-in config stays, but the cgroup layout is detected anew.
+    Config fresh = cli_.config ? apply_flags(load_config_file(*cli_.config), cli_) : config_;
     if (fresh.listen != config_.listen)
       spdlog::warn("reload: listen changed from {} to {}; takes effect on restart", config_.listen,
                    fresh.listen);

@@ -26,10 +26,20 @@ RestartCause cause_from(const std::string& s) {
 
 }  // namespace
 
-void UnitTracker::update(State& st, UnitSample& u, double now, bool node_oom_increased) {
+// An OOM kill explains a restart that follows it within this long.
+constexpr double kOomEvidenceSeconds = 60;
+
+void UnitTracker::set_options(TrackerOptions o) {
+  if (o.measure_working_set != opts_.measure_working_set)
+    for (auto& [name, st] : units_) st.samples.clear();
+  opts_ = o;
+}
+
+UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now) {
+  Update r;
   // OOM kills: the cgroup counter restarts at 0 with every new cgroup (systemd recreates it on
   // restart), so earlier generations are folded into oom_base.
-  bool oom_seen = false, regenerated = !u.memory.present;
+  bool regenerated = false;
   if (u.memory.present && u.memory.oom_kills) {
     uint64_t raw = *u.memory.oom_kills;
     if (u.memory.generation != st.generation || raw < st.oom_last_raw) {
@@ -40,64 +50,108 @@ void UnitTracker::update(State& st, UnitSample& u, double now, bool node_oom_inc
       dirty_ = true;
     }
     if (raw > st.oom_last_raw) {
-      oom_seen = true;
+      r.oom_increase = raw - st.oom_last_raw;
       st.oom_last_raw = raw;
+      st.oom_seen_at = now;
       dirty_ = true;
     }
   }
+  if (st.oom_seen_at && now - *st.oom_seen_at > kOomEvidenceSeconds) st.oom_seen_at.reset();
 
-  const ProcessSample* main = u.main_process();
-  if (main) {
-    if (st.main && *st.main != main->id) {
+  // Restarts: the main process the unit was last seen with is gone and a main process that was
+  // not in the unit before has appeared. A child that outlives the old main (ffmpeg finishing
+  // its file, reparented outside the unit) was a member before, so it is no restart.
+  std::vector<ProcessId> members;
+  members.reserve(u.processes.size());
+  for (const auto& p : u.processes) members.push_back(p.id);
+  std::sort(members.begin(), members.end());
+  if (!st.main) {
+    if (const ProcessSample* m = u.main_process()) st.main = m->id;
+  } else if (!std::binary_search(members.begin(), members.end(), *st.main)) {
+    const ProcessSample* fresh = nullptr;
+    for (const auto& p : u.processes)
+      if (p.main && !std::binary_search(st.members.begin(), st.members.end(), p.id) &&
+          (!fresh || p.id.start_time < fresh->id.start_time))
+        fresh = &p;
+    if (fresh) {
       RestartCause cause = RestartCause::external;
-      if (oom_seen) {
+      if (st.oom_seen_at) {
         cause = RestartCause::oom;
-      } else if (node_oom_increased && regenerated) {
-        // The kill happened in the old cgroup, which systemd removed before we read it: the
-        // node counter is the only witness left. Count it, so the total stays truthful.
-        cause = RestartCause::oom;
-        ++st.oom_base;
+        st.oom_seen_at.reset();
+      } else {
+        r.unexplained_restart = regenerated;
       }
       ++st.restarts[cause];
+      st.main = fresh->id;
       st.samples.clear();  // a new process: its growth starts again
       dirty_ = true;
     }
-    st.main = main->id;
   }
+  st.members = std::move(members);
 
-  double bytes = opts_.measure_working_set && u.memory.working_set()
-                     ? static_cast<double>(*u.memory.working_set())
-                     : static_cast<double>(u.rss());
-  if (u.up()) {
-    st.samples.emplace_back(now, bytes);
+  // Growth samples: one measure only, never a mix (no working set this scan: no sample).
+  std::optional<double> bytes;
+  if (!opts_.measure_working_set)
+    bytes = static_cast<double>(u.rss());
+  else if (auto ws = u.memory.working_set())
+    bytes = static_cast<double>(*ws);
+  if (u.up() && bytes) {
+    st.samples.emplace_back(now, *bytes);
     while (!st.samples.empty() &&
            (st.samples.size() > opts_.max_samples ||
             now - st.samples.front().first > static_cast<double>(opts_.growth_window.count())))
       st.samples.pop_front();
   }
   st.last_seen = now;
+  return r;
+}
 
+void UnitTracker::fill(const State& st, UnitSample& u) const {
   u.oom_kills_total = st.oom_base + st.oom_last_raw;
   for (auto c : kRestartCauses) u.restarts[c] = st.restarts.count(c) ? st.restarts.at(c) : 0;
   u.growth_bytes_per_second = slope(st.samples);
   u.seconds_to_limit.reset();
   uint64_t limit = u.effective_limit();
+  double current = st.samples.empty() ? 0 : st.samples.back().second;
   if (u.growth_bytes_per_second && *u.growth_bytes_per_second > 0 && limit > 0 &&
-      bytes < static_cast<double>(limit))
-    u.seconds_to_limit = (static_cast<double>(limit) - bytes) / *u.growth_bytes_per_second;
+      !st.samples.empty() && current < static_cast<double>(limit))
+    u.seconds_to_limit = (static_cast<double>(limit) - current) / *u.growth_bytes_per_second;
 }
 
 void UnitTracker::apply(Snapshot& snap) {
   double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
-  bool node_oom_increased = false;
+  uint64_t node_increase = 0;
   if (snap.node.oom_kills) {
-    node_oom_increased = last_node_oom_ && *snap.node.oom_kills > *last_node_oom_;
+    if (last_node_oom_ && *snap.node.oom_kills > *last_node_oom_)
+      node_increase = *snap.node.oom_kills - *last_node_oom_;
     last_node_oom_ = snap.node.oom_kills;
   }
+  uint64_t cgroup_increase = 0;
+  std::vector<std::pair<State*, UnitSample*>> unexplained;
   for (auto& u : snap.units) {
     if (!units_.count(u.unit) && units_.size() >= opts_.max_units) continue;  // bounded
-    update(units_[u.unit], u, now, node_oom_increased);
+    State& st = units_[u.unit];
+    Update r = update(st, u, now);
+    cgroup_increase += r.oom_increase;
+    if (r.unexplained_restart) unexplained.emplace_back(&st, &u);
   }
+  // The node counted kills no unit's cgroup shows: a unit restarted into a new cgroup had its
+  // kill recorded in the old cgroup, removed by systemd before it could be read (on v1 systemd
+  // reports it as Result=signal). Each such kill explains at most one restart, within 60 s.
+  if (now - unattributed_since_ > kOomEvidenceSeconds) unattributed_node_ooms_ = 0;
+  if (node_increase > cgroup_increase) {
+    unattributed_node_ooms_ += node_increase - cgroup_increase;
+    unattributed_since_ = now;
+  }
+  for (auto [st, u] : unexplained) {
+    if (unattributed_node_ooms_ == 0) break;
+    --unattributed_node_ooms_;
+    --st->restarts[RestartCause::external];
+    ++st->restarts[RestartCause::oom];
+    ++st->oom_base;
+  }
+  for (auto& u : snap.units)
+    if (auto it = units_.find(u.unit); it != units_.end()) fill(it->second, u);
   for (auto it = units_.begin(); it != units_.end();) {
     if (now - it->second.last_seen > static_cast<double>(opts_.forget_after.count())) {
       it = units_.erase(it);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/snapshot.hpp"
 
@@ -35,23 +36,34 @@ class UnitTracker {
   void load_json(const nlohmann::json& j);  // throws nlohmann::json::exception on bad shape
   bool dirty() const { return dirty_; }
   size_t tracked_units() const { return units_.size(); }
-  void set_options(TrackerOptions o) { opts_ = o; }
+  void set_options(TrackerOptions o);  // a change of measure starts the growth samples anew
 
  private:
   struct State {
-    std::optional<ProcessId> main;
-    uint64_t generation = 0;    // cgroup directory inode
-    uint64_t oom_base = 0;      // OOM kills of earlier cgroup generations
-    uint64_t oom_last_raw = 0;  // last value read from the current generation
+    std::optional<ProcessId> main;      // the main process the unit was last seen with
+    std::vector<ProcessId> members;     // all processes of the last scan, sorted
+    uint64_t generation = 0;            // cgroup directory inode
+    uint64_t oom_base = 0;              // OOM kills of earlier cgroup generations
+    uint64_t oom_last_raw = 0;          // last value read from the current generation
+    std::optional<double> oom_seen_at;  // an OOM kill not yet followed by a restart
     std::map<RestartCause, uint64_t> restarts;
     std::deque<std::pair<double, double>> samples;  // (unix seconds, bytes)
     double last_seen = 0;
   };
-  void update(State& st, UnitSample& u, double now, bool node_oom_increased);
+  struct Update {
+    uint64_t oom_increase = 0;         // OOM kills the unit's cgroup counter showed this scan
+    bool unexplained_restart = false;  // restarted into a new cgroup with no OOM evidence
+  };
+  Update update(State& st, UnitSample& u, double now);
+  void fill(const State& st, UnitSample& u) const;
 
   TrackerOptions opts_;
   std::map<std::string, State> units_;
   std::optional<uint64_t> last_node_oom_;
+  // Node OOM kills (/proc/vmstat) that no unit's cgroup counter accounts for, and since when:
+  // evidence for restarts whose old cgroup systemd removed before it could be read.
+  uint64_t unattributed_node_ooms_ = 0;
+  double unattributed_since_ = 0;
   bool dirty_ = false;
 };
 

@@ -36,7 +36,7 @@ const char* slot_name(int slot, bool v2) {
 }
 
 void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
-  if (auto text = read_small_file(dir / "cgroup.procs")) {
+  if (auto text = read_small_file(dir / "cgroup.procs", Records::many)) {
     auto pids = parse_cgroup_procs(*text);
     out.insert(out.end(), pids.begin(), pids.end());
   }
@@ -116,11 +116,11 @@ std::vector<pid_t> UnitCgroupFiles::pids() {
   std::vector<pid_t> out;
   if (procs_fd_ < 0) procs_fd_ = open_ro(membership_ / "cgroup.procs");
   if (procs_fd_ >= 0) {
-    auto text = pread_whole(procs_fd_, buf_);
+    auto text = pread_whole(procs_fd_, buf_, Records::many);
     if (!text) {  // the cgroup was removed (ENODEV): try once more, it may have been recreated
       ::close(procs_fd_);
       procs_fd_ = open_ro(membership_ / "cgroup.procs");
-      if (procs_fd_ >= 0) text = pread_whole(procs_fd_, buf_);
+      if (procs_fd_ >= 0) text = pread_whole(procs_fd_, buf_, Records::many);
     }
     if (text) out = parse_cgroup_procs(*text);
   }

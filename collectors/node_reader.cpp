@@ -72,7 +72,8 @@ NodeReadResult read_node(const std::filesystem::path& proc_root) {
   NodeReadResult r;
   if (auto t = read_small_file(proc_root / "meminfo")) parse_meminfo(*t, r.node);
   if (!r.node.mem_total) ++r.errors;
-  if (auto t = read_small_file(proc_root / "vmstat")) r.node.oom_kills = parse_vmstat_oom_kill(*t);
+  if (auto t = read_small_file(proc_root / "vmstat", Records::many))
+    r.node.oom_kills = parse_vmstat_oom_kill(*t);
   // PSI is absent on kernels without CONFIG_PSI or booted with psi=0: not an error.
   if (auto t = read_small_file(proc_root / "pressure" / "memory")) parse_pressure(*t, r.node);
   return r;

@@ -52,6 +52,37 @@ int open_ro(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok && len == 2) ok = c >= 0xc2;  // no overlong forms
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+      continue;
+    }
+    if (len > 1 && i + len > s.size()) {  // cut off at the end: drop the partial character
+      bool prefix = true;
+      for (size_t k = i + 1; k < s.size(); ++k)
+        prefix = prefix && (static_cast<unsigned char>(s[k]) >> 6) == 0x2;
+      if (prefix) break;
+    }
+    out += "\xEF\xBF\xBD";
+    ++i;
+  }
+  return out;
+}
+
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   // comm may contain spaces and parentheses: it ends at the LAST ')'.
   size_t open = text.find('(');
@@ -59,7 +90,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   if (open == std::string_view::npos || close == std::string_view::npos || close < open)
     return std::nullopt;
   ProcStat st;
-  st.comm = std::string(text.substr(open + 1, close - open - 1));
+  st.comm = valid_utf8(text.substr(open + 1, close - open - 1));
   std::string_view rest = text.substr(close + 1);
   // Fields from 3 (state) on; index i below is field number i+3 of proc(5).
   std::string_view f[22];
@@ -116,8 +147,7 @@ std::optional<uint64_t> parse_boot_time(std::string_view text) {
   return to_u64(next_field(rest));
 }
 
-std::optional<std::string> read_small_file(const std::filesystem::path& path,
-                                           bool short_read_is_eof) {
+std::optional<std::string> read_small_file(const std::filesystem::path& path, Records records) {
   int fd = open_ro(path);
   if (fd < 0) return std::nullopt;
   std::string out;
@@ -130,14 +160,14 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path,
       return std::nullopt;
     }
     out.append(buf, static_cast<size_t>(n));
-    if (n == 0 || (short_read_is_eof && static_cast<size_t>(n) < sizeof buf)) break;
+    if (n == 0 || (records == Records::one && static_cast<size_t>(n) < sizeof buf)) break;
     if (out.size() > (1u << 20)) break;  // no file we read is this large: stop, stay bounded
   }
   ::close(fd);
   return out;
 }
 
-std::optional<std::string_view> pread_whole(int fd, std::string& buf) {
+std::optional<std::string_view> pread_whole(int fd, std::string& buf, Records records) {
   if (buf.size() < 8192) buf.resize(8192);
   size_t len = 0;
   while (true) {
@@ -148,7 +178,7 @@ std::optional<std::string_view> pread_whole(int fd, std::string& buf) {
     }
     size_t asked = buf.size() - len;
     len += static_cast<size_t>(n);
-    if (n == 0 || static_cast<size_t>(n) < asked) break;  // seq_file: short read is the end
+    if (n == 0 || (records == Records::one && static_cast<size_t>(n) < asked)) break;
     if (buf.size() >= (1u << 20)) break;
     buf.resize(buf.size() * 2);
   }

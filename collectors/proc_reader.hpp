@@ -29,19 +29,28 @@ struct ProcStatus {
   uint64_t rss_anon = 0, rss_file = 0, rss_shmem = 0, swap = 0;  // bytes
 };
 
-std::optional<ProcStat> parse_proc_stat(std::string_view text);
+std::optional<ProcStat> parse_proc_stat(std::string_view text);  // comm made valid UTF-8
+
+// Label values and JSON must be UTF-8, but the kernel cuts comm at 15 bytes, possibly inside a
+// multi-byte character ("أرشيف..."): a truncated sequence at the end is dropped, any other
+// invalid byte becomes U+FFFD.
+std::string valid_utf8(std::string_view text);
 std::optional<ProcStatus> parse_proc_status(std::string_view text);
 std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);     // bytes
 std::optional<uint64_t> parse_boot_time(std::string_view proc_stat_text);  // "btime" of /proc/stat
 
+// Whether a read shorter than asked ends the file. True for files the kernel produces in one
+// piece (/proc/PID/stat and status, meminfo, memory.* values and memory.stat): it saves a read
+// that would only return 0 (a syscall is ~1 us on a small VM). False for files produced a record
+// at a time, one page per read (cgroup.procs, /proc/vmstat) and for /proc/PID/cmdline.
+enum class Records { one, many };
+
 // Reads one small file whole; nullopt if it cannot be opened or read (the process is gone).
-// /proc and cgroup files are produced whole by seq_file: a read shorter than asked is the end,
-// which saves the extra read that would only return 0 (a syscall is ~1 us on a small VM).
-// /proc/PID/cmdline is not seq_file: pass short_read_is_eof = false for it.
 std::optional<std::string> read_small_file(const std::filesystem::path& path,
-                                           bool short_read_is_eof = true);
+                                           Records records = Records::one);
 // Re-reads an open descriptor from offset 0 into buf (grown as needed, at most 1 MiB).
-std::optional<std::string_view> pread_whole(int fd, std::string& buf);
+std::optional<std::string_view> pread_whole(int fd, std::string& buf,
+                                            Records records = Records::one);
 
 class ProcReader {
  public:

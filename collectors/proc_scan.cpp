@@ -47,8 +47,7 @@ const std::string& ProcScan::cmdline(const Entry& e) {
   auto it = cmdlines_.find(key);
   if (it == cmdlines_.end()) {
     std::string text;
-    if (auto t =
-            read_small_file(root_ / std::to_string(e.pid) / "cmdline", /*short_read_is_eof=*/false))
+    if (auto t = read_small_file(root_ / std::to_string(e.pid) / "cmdline", Records::many))
       text = std::move(*t);
     while (!text.empty() && text.back() == '\0') text.pop_back();
     for (char& c : text)
@@ -66,20 +65,14 @@ const std::string& ProcScan::cmdline(const Entry& e) {
 int ProcScan::match(const Entry& e, std::string& channel) {
   for (size_t i = 0; i < groups_.size(); ++i) {
     const ProcessMatch& m = groups_[i].match;
-    std::smatch cm, lm;
-    if (m.comm && !std::regex_search(e.comm, cm, *m.comm)) continue;
-    if (m.cmdline) {
-      const std::string& line = cmdline(e);
-      if (!std::regex_search(line, lm, *m.cmdline)) continue;
-      if (lm.size() > 1 && lm[1].matched) {
-        channel = lm[1].str();
-        return static_cast<int>(i);
-      }
-    }
-    if (cm.size() > 1 && cm[1].matched)
-      channel = cm[1].str();
-    else
-      channel = std::to_string(e.pid);
+    std::string comm_group, cmdline_group;
+    if (m.comm && !m.comm->search(e.comm, &comm_group)) continue;
+    if (m.cmdline && !m.cmdline->search(cmdline(e), &cmdline_group)) continue;
+    // The channel: the cmdline's first capture group, else the comm's, else the PID.
+    channel = !cmdline_group.empty() ? cmdline_group
+              : !comm_group.empty()  ? comm_group
+                                     : std::to_string(e.pid);
+    channel = valid_utf8(channel);
     return static_cast<int>(i);
   }
   return -1;

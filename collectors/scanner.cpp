@@ -43,9 +43,9 @@ void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::strin
                        const std::string& channel, const std::string& rel,
                        const std::vector<pid_t>& pids, UnitCgroupFiles* cgroup) {
   UnitSample u;
-  u.unit = unit;
+  u.unit = valid_utf8(unit);  // cgroup directory names are bytes; labels must be UTF-8
   u.group = group;
-  u.channel = channel;
+  u.channel = valid_utf8(channel);
   u.cgroup = rel;
   auto g = std::find_if(groups_.begin(), groups_.end(), [&](auto& x) { return x.name == group; });
   for (pid_t pid : pids)

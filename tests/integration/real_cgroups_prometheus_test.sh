@@ -391,8 +391,9 @@ num_eq "$errs0" "$errs1" && pass "scan_errors_total{source=proc} unchanged by ch
 num_eq "$cgerrs0" "$cgerrs1" && pass "scan_errors_total{source=cgroup} unchanged by chaos: before=$cgerrs0 after=$cgerrs1" ||
   fail "scan_errors_total{source=cgroup} grew during chaos: before=$cgerrs0 after=$cgerrs1"
 dscans=$(awk -v a="$scans0" -v b="$scans1" 'BEGIN { printf "%d", b - a }')
-# 100 ms for ~10 s is ~100 scans; at the old 1 s it would be ~11.
-((dscans >= 40)) && pass "SIGHUP reload applied scan_interval=100ms: $dscans scans in ${chaos_s} s" ||
+# 100 ms for ~10 s is ~100 scans (fewer under ASan with the chaos workers on 2 cores: 39 seen);
+# at the old 1 s it would be ~11, so 25 proves the reload took effect.
+((dscans >= 25)) && pass "SIGHUP reload applied scan_interval=100ms: $dscans scans in ${chaos_s} s" ||
   fail "SIGHUP reload did not apply scan_interval=100ms: only $dscans scans in ${chaos_s} s"
 restarts_after_chaos=$(our_restarts "$WORK/m1.txt")
 [[ $restarts_after_chaos == 0 ]] && pass "chaos counted no restarts (sum of mobasher_unit_restarts_total=$restarts_after_chaos)" ||

@@ -134,7 +134,7 @@ TEST(ParseConfig, ProcessMatchGroupAndWebhooks) {
   ASSERT_TRUE(c.groups[0].match.has_value());
   EXPECT_TRUE(c.groups[0].units.empty());
   EXPECT_EQ(c.groups[0].match->comm_pattern, "^ffmpeg$");
-  EXPECT_TRUE(std::regex_search("ffmpeg", *c.groups[0].match->comm));
+  EXPECT_TRUE(c.groups[0].match->comm->search("ffmpeg"));
   EXPECT_EQ(c.groups[0].memory_limit, 1073741824u);
   ASSERT_EQ(c.alerts.webhooks.size(), 2u);
   EXPECT_EQ(c.alerts.webhooks[0].format, "alertmanager-api");
@@ -237,7 +237,7 @@ TEST_F(ConfigFile, BadRegex) {
     "match": { "comm": "ff(mpeg" },
     "memory_limit": "1G" } ] })");
   EXPECT_THAT(msg, HasSubstr(where(3, "groups[0].match.comm")));
-  EXPECT_THAT(msg, HasSubstr("\"ff(mpeg\" is not a valid regular expression"));
+  EXPECT_THAT(msg, HasSubstr("\"ff(mpeg\" is not a valid POSIX extended regular expression"));
 }
 
 TEST_F(ConfigFile, DuplicateGroupName) {

@@ -284,3 +284,31 @@ TEST(ProcReaderRealProc, ReapedProcessWithCachedDescriptorIsNullopt) {
 
 }  // namespace
 }  // namespace mobasher
+
+namespace mobasher {
+namespace {
+
+// The kernel cuts comm at 15 bytes, inside a multi-byte character: labels and JSON must stay UTF-8.
+TEST(ValidUtf8, TruncatedCharacterAtTheEndIsDropped) {
+  std::string arabic = "x\xd8\xa3\xd8\xb1\xd8\xb4\xd9\x8a\xd9\x81-\xd8\xa7\xd9";  // 15 bytes
+  EXPECT_EQ(valid_utf8(arabic), "x\xd8\xa3\xd8\xb1\xd8\xb4\xd9\x8a\xd9\x81-\xd8\xa7");
+}
+
+TEST(ValidUtf8, InvalidBytesBecomeReplacementCharacters) {
+  EXPECT_EQ(valid_utf8("a\xff"
+                       "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(valid_utf8("ffmpeg"), "ffmpeg");
+}
+
+TEST(ValidUtf8, ProcStatCommIsMadeValid) {
+  auto st = parse_proc_stat(
+      "42 (x\xd8\xa3\xd9) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 12345 1000000 250 "
+      "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->comm, "x\xd8\xa3");
+}
+
+}  // namespace
+}  // namespace mobasher

@@ -14,14 +14,16 @@ using namespace fixtures;
 ProcessMatch by_comm(const std::string& re) {
   ProcessMatch m;
   m.comm_pattern = re;
-  m.comm = std::regex(re, std::regex::extended);
+  std::string err;
+  m.comm = Regex::compile(re, err);
   return m;
 }
 
 ProcessMatch by_cmdline(const std::string& re) {
   ProcessMatch m;
   m.cmdline_pattern = re;
-  m.cmdline = std::regex(re, std::regex::extended);
+  std::string err;
+  m.cmdline = Regex::compile(re, err);
   return m;
 }
 
@@ -88,7 +90,8 @@ TEST_F(ProcScanTest, NestedMatchesAreNotDuplicated) {
 TEST_F(ProcScanTest, BothPatternsMustMatch) {
   ProcessMatch m = by_comm("^bash$");
   m.cmdline_pattern = "archive\\.sh ([a-z0-9]+)";
-  m.cmdline = std::regex(m.cmdline_pattern, std::regex::extended);
+  std::string err;
+  m.cmdline = Regex::compile(m.cmdline_pattern, err);
   ProcScan scan(fx.proc_root(), {{"scripted", m}});
   auto trees = scan.scan();
   ASSERT_EQ(trees.size(), 1u);  // 301 is bash but runs no archive.sh

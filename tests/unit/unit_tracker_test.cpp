@@ -284,3 +284,92 @@ TEST(UnitTracker, NumberOfUnitsIsBounded) {
 
 }  // namespace
 }  // namespace mobasher
+
+namespace mobasher {
+namespace {
+
+// An orphaned child (ffmpeg finishing its file after the main exited) is reparented outside the
+// unit and looks like a main process: that alone is no restart, and the real new main that
+// follows is counted once.
+TEST(UnitTracker, ChildOutlivingTheMainIsNotASecondRestart) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  UnitBuilder orphan(kUnit, "archiver");
+  orphan.main(102, 5010, 900_MiB, "ffmpeg").cgroup(7, 1_GiB, 2_GiB, 0);  // 101 gone, 102 left
+  EXPECT_EQ(total_restarts(track(t, kT0 + 5, orphan)), 0u);
+  UnitBuilder both(kUnit, "archiver");
+  both.main(102, 5010, 900_MiB, "ffmpeg").main(180, 9000, 4_MiB).cgroup(7, 1_GiB, 2_GiB, 0);
+  auto u = track(t, kT0 + 10, both);
+  EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+  auto later = track(t, kT0 + 15, archiver(180, 9000, 100_MiB).cgroup(7, 100_MiB, 2_GiB, 0));
+  EXPECT_EQ(total_restarts(later), 1u);
+}
+
+// The kill is seen in one scan (a child died, the main exits a moment later), the restart in the
+// next: the restart is still the OOM kill's.
+TEST(UnitTracker, OomSeenOneScanBeforeTheRestartIsItsCause) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).cgroup(7, 1_GiB, 2_GiB, 0));
+  auto killed = track(t, kT0 + 5, archiver(101, 5000, 1_GiB).cgroup(7, 2_GiB, 2_GiB, 1));
+  EXPECT_EQ(killed.oom_kills_total, 1u);
+  EXPECT_EQ(total_restarts(killed), 0u);
+  auto u = track(t, kT0 + 10, archiver(180, 9000, 100_MiB).cgroup(8, 100_MiB, 2_GiB, 0));
+  EXPECT_EQ(restarts(u, RestartCause::oom), 1u);
+  EXPECT_EQ(restarts(u, RestartCause::external), 0u);
+  EXPECT_EQ(u.oom_kills_total, 1u);
+}
+
+// One node OOM kill explains one restart, not every unit that restarted in that scan.
+TEST(UnitTracker, OneNodeOomKillExplainsOneRestart) {
+  UnitTracker t;
+  auto unit = [](const std::string& name, pid_t pid, uint64_t start, uint64_t gen) {
+    UnitBuilder b(name, "archiver");
+    b.main(pid, start, 100_MiB).cgroup(gen, 100_MiB, 2_GiB, 0);
+    return UnitSample(b);
+  };
+  Snapshot s0 = snapshot_at(
+      kT0, {unit("archiver@a.service", 101, 10, 1), unit("archiver@b.service", 201, 20, 2)}, 5);
+  t.apply(s0);
+  Snapshot s1 = snapshot_at(
+      kT0 + 5, {unit("archiver@a.service", 301, 30, 3), unit("archiver@b.service", 401, 40, 4)}, 6);
+  t.apply(s1);
+  uint64_t oom = 0, external = 0, kills = 0;
+  for (auto& u : s1.units) {
+    oom += restarts(u, RestartCause::oom);
+    external += restarts(u, RestartCause::external);
+    kills += u.oom_kills_total;
+  }
+  EXPECT_EQ(oom, 1u);
+  EXPECT_EQ(external, 1u);
+  EXPECT_EQ(kills, 1u);
+}
+
+// A unit without a cgroup OOM counter (a /proc-matched one) never takes node OOM kills.
+TEST(UnitTracker, UnitWithoutCgroupNeverTakesNodeOomKills) {
+  UnitTracker t;
+  track(t, kT0, archiver(101, 5000, 1_GiB).no_cgroup(), 5);
+  auto u = track(t, kT0 + 5, archiver(180, 9000, 1_GiB).no_cgroup(), 9);
+  EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+  EXPECT_EQ(u.oom_kills_total, 0u);
+}
+
+// measure = working_set: a scan without the cgroup adds no RSS sample to the working-set series.
+TEST(UnitTracker, WorkingSetSeriesNeverMixesInRss) {
+  TrackerOptions o;
+  o.measure_working_set = true;
+  UnitTracker t(o);
+  UnitSample u;
+  for (int i = 0; i <= 12; ++i) {
+    auto b = archiver(101, 5000, 1_GiB);  // RSS 1 GiB, flat
+    if (i % 3 == 0)
+      b.no_cgroup();  // every third scan: cgroup unreadable
+    else
+      b.cgroup(7, 100_MiB + static_cast<uint64_t>(i) * 10_MiB, 2_GiB, 0);
+    u = track(t, kT0 + 5.0 * i, b);
+  }
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 2.0 * 1048576, 1.0);
+}
+
+}  // namespace
+}  // namespace mobasher
