@@ -179,8 +179,10 @@ std::optional<std::string_view> pread_whole(int fd, std::string& buf, Records re
     size_t asked = buf.size() - len;
     len += static_cast<size_t>(n);
     if (n == 0 || (records == Records::one && static_cast<size_t>(n) < asked)) break;
-    if (buf.size() >= (1u << 20)) break;
-    buf.resize(buf.size() * 2);
+    if (len == buf.size()) {  // grow only when full: the buffer is reused for every scan
+      if (buf.size() >= (1u << 20)) break;
+      buf.resize(buf.size() * 2);
+    }
   }
   return std::string_view(buf.data(), len);
 }
