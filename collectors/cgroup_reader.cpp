@@ -35,11 +35,10 @@ const char* slot_name(int slot, bool v2) {
   return v2 ? kV2[slot] : kV1[slot];
 }
 
-void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
-  if (auto text = read_small_file(dir / "cgroup.procs", Records::many)) {
-    auto pids = parse_cgroup_procs(*text);
-    out.insert(out.end(), pids.begin(), pids.end());
-  }
+void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out);
+
+// PIDs of the child cgroups of dir, down to `depth` levels.
+void collect_child_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
   if (depth <= 0) return;
   struct stat st {};
   // A directory's link count is 2 + its subdirectories: skip the listing when there are none.
@@ -49,6 +48,14 @@ void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (it->is_directory(ec)) collect_pids(it->path(), depth - 1, out);
   }
+}
+
+void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
+  if (auto text = read_small_file(dir / "cgroup.procs", Records::many)) {
+    auto pids = parse_cgroup_procs(*text);
+    out.insert(out.end(), pids.begin(), pids.end());
+  }
+  collect_child_pids(dir, depth, out);
 }
 
 }  // namespace
@@ -124,15 +131,7 @@ std::vector<pid_t> UnitCgroupFiles::pids() {
     }
     if (text) out = parse_cgroup_procs(*text);
   }
-  if (max_depth_ > 0) {
-    struct stat st {};
-    if (::stat(membership_.c_str(), &st) == 0 && st.st_nlink != 2) {
-      std::error_code ec;
-      for (auto it = std::filesystem::directory_iterator(membership_, ec);
-           !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-        if (it->is_directory(ec)) collect_pids(it->path(), max_depth_ - 1, out);
-    }
-  }
+  collect_child_pids(membership_, max_depth_, out);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());  // v1 may list a PID twice
   return out;

@@ -41,14 +41,19 @@ Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patter
     : root_(std::move(root)), patterns_(std::move(patterns)), max_depth_(max_depth) {}
 
 bool Discovery::list_slice(const std::string& rel, std::vector<UnitCgroup>& out) {
-  return for_each_subdir(rel.empty() ? root_ : root_ / rel.substr(1), [&](const std::string& name) {
-    for (const auto& p : patterns_) {
-      if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
-        out.push_back({name, p.group, channel_of(name), rel + "/" + name});
-        break;
-      }
+  return for_each_subdir(rel.empty() ? root_ : root_ / rel.substr(1),
+                         [&](const std::string& name) { match(name, rel, out); });
+}
+
+bool Discovery::match(const std::string& name, const std::string& rel,
+                      std::vector<UnitCgroup>& out) const {
+  for (const auto& p : patterns_) {
+    if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
+      out.push_back({name, p.group, channel_of(name), rel + "/" + name});
+      return true;
     }
-  });
+  }
+  return false;
 }
 
 void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, int depth,
@@ -58,14 +63,8 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
   std::vector<std::string> children;
   for_each_subdir(dir, [&](const std::string& name) { children.push_back(name); });
   for (const auto& name : children) {
-    bool matched = false;
-    for (const auto& p : patterns_) {
-      if (::fnmatch(p.glob.c_str(), name.c_str(), 0) == 0) {
-        out.push_back({name, p.group, channel_of(name), rel + "/" + name});
-        matched = holds_units = true;
-        break;
-      }
-    }
+    bool matched = match(name, rel, out);
+    holds_units = holds_units || matched;
     // Units hold processes, not slices: only descend into what can contain units.
     if (!matched && depth < max_depth_ && !ends_with(name, ".service") &&
         !ends_with(name, ".scope"))

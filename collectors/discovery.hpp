@@ -36,6 +36,8 @@ class Discovery {
   void walk(const std::filesystem::path& dir, const std::string& rel, int depth,
             std::vector<UnitCgroup>& out);
   bool list_slice(const std::string& rel, std::vector<UnitCgroup>& out);
+  // Adds the unit named `name` in directory rel to out if a pattern matches it.
+  bool match(const std::string& name, const std::string& rel, std::vector<UnitCgroup>& out) const;
 
   std::filesystem::path root_;
   std::vector<UnitPattern> patterns_;
