@@ -10,7 +10,8 @@
 #include <sstream>
 
 #include "agent/json_locations.hpp"
-#include "default_config.hpp"  // generated from deploy/config.json
+#include "default_config.hpp"            // generated from deploy/config.json
+#include "exporters/webhook_client.hpp"  // parse_url: one URL grammar for config and client
 
 namespace mobasher {
 
@@ -156,8 +157,68 @@ GroupConfig parse_group(const Reader& r, const json& v, const std::string& path)
   return g;
 }
 
+// A file the agent must be able to read (token, CA): checked now, so the error names the key.
+void readable_file(const Reader& r, const std::string& file, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) r.fail(path, "\"" + file + "\" is a directory");
+  std::ifstream in(file);
+  if (!in) r.fail(path, "\"" + file + "\": cannot read: " + std::strerror(errno));
+}
+
+WebhookConfig parse_webhook(const Reader& r, const json& v, const std::string& path) {
+  r.only_keys(v, path,
+              {"name", "url", "format", "timeout", "headers", "bearer_token_file", "ca_file",
+               "insecure_skip_verify"});
+  WebhookConfig w;
+  if (!v.contains("url")) r.fail(path, "missing \"url\"");
+  w.url = r.string(v["url"], path + ".url");
+  std::string error;
+  auto url = parse_url(w.url, error);
+  if (!url)
+    r.fail(path + ".url",
+           error.find(w.url) == std::string::npos ? "\"" + w.url + "\": " + error : error);
+  w.name = url->host + ":" + url->port;
+  if (v.contains("name")) {
+    w.name = r.string(v["name"], path + ".name");
+    if (w.name.empty()) r.fail(path + ".name", "must not be empty");
+  }
+  if (v.contains("format")) w.format = r.string(v["format"], path + ".format");
+  if (w.format != "alertmanager-api" && w.format != "alertmanager-webhook" && w.format != "json")
+    r.fail(path + ".format",
+           "\"" + w.format + "\" is not one of alertmanager-api, alertmanager-webhook, json");
+  if (v.contains("timeout")) w.timeout = r.duration(v["timeout"], path + ".timeout", Duration(10));
+  if (v.contains("headers")) {
+    const json& h = v["headers"];
+    std::string hp = path + ".headers";
+    if (!h.is_object())
+      r.fail(hp, "must be an object of header names and values, not " + Reader::describe(h));
+    for (auto& [name, value] : h.items()) {
+      std::string kp = hp + "." + name;
+      if (name.empty() || name.find_first_of(" :\r\n\t") != std::string::npos)
+        r.fail(kp, "\"" + name + "\" is not an HTTP header name");
+      std::string val = r.string(value, kp);
+      if (val.find_first_of("\r\n") != std::string::npos)
+        r.fail(kp, "header values must not contain line breaks");
+      w.headers.emplace_back(name, val);
+    }
+  }
+  if (v.contains("bearer_token_file")) {
+    w.bearer_token_file = r.string(v["bearer_token_file"], path + ".bearer_token_file");
+    readable_file(r, w.bearer_token_file, path + ".bearer_token_file");
+  }
+  if (v.contains("ca_file")) {
+    w.ca_file = r.string(v["ca_file"], path + ".ca_file");
+    readable_file(r, w.ca_file, path + ".ca_file");
+  }
+  if (v.contains("insecure_skip_verify"))
+    w.insecure_skip_verify = r.boolean(v["insecure_skip_verify"], path + ".insecure_skip_verify");
+  return w;
+}
+
 AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& path) {
-  r.only_keys(v, path, {"for", "repeat_interval", "resolve", "max_backoff", "webhooks"});
+  r.only_keys(v, path,
+              {"for", "repeat_interval", "resolve", "max_backoff", "instance",
+               "node_memory_available_min", "node_swap_used_max", "outbox_max", "webhooks"});
   AlertsConfig a;
   if (v.contains("for")) a.for_duration = r.duration(v["for"], path + ".for", Duration(0));
   if (v.contains("repeat_interval"))
@@ -166,25 +227,28 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
   if (v.contains("resolve")) a.resolve = r.boolean(v["resolve"], path + ".resolve");
   if (v.contains("max_backoff"))
     a.max_backoff = r.duration(v["max_backoff"], path + ".max_backoff", Duration(1'000));
+  if (v.contains("instance")) a.instance = r.string(v["instance"], path + ".instance");
+  for (auto [key, field] : {std::pair{"node_memory_available_min", &a.node_memory_available_min},
+                            std::pair{"node_swap_used_max", &a.node_swap_used_max}}) {
+    if (!v.contains(key)) continue;
+    *field = r.size(v[key], path + "." + key, true);
+    if (field->percent && *field->percent > 100)
+      r.fail(path + "." + key, "more than 100% of the node's total");
+  }
+  if (v.contains("outbox_max"))
+    a.outbox_max =
+        static_cast<size_t>(r.integer(v["outbox_max"], path + ".outbox_max", 1, 1'000'000));
   if (v.contains("webhooks")) {
     const json& hooks = v["webhooks"];
     if (!hooks.is_array())
       r.fail(path + ".webhooks", "must be an array, not " + Reader::describe(hooks));
+    std::set<std::string> names;
     for (size_t i = 0; i < hooks.size(); ++i) {
       std::string hp = path + ".webhooks[" + std::to_string(i) + "]";
-      r.only_keys(hooks[i], hp, {"url", "format"});
-      WebhookConfig w;
-      if (!hooks[i].contains("url")) r.fail(hp, "missing \"url\"");
-      w.url = r.string(hooks[i]["url"], hp + ".url");
-      if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
-        r.fail(hp + ".url", "\"" + w.url + "\" is not an http:// or https:// URL");
-      w.format = hooks[i].contains("format") ? r.string(hooks[i]["format"], hp + ".format")
-                                             : "alertmanager-api";
-      if (w.format != "alertmanager-api" && w.format != "alertmanager-webhook" &&
-          w.format != "json")
-        r.fail(hp + ".format",
-               "\"" + w.format + "\" is not one of alertmanager-api, alertmanager-webhook, json");
-      a.webhooks.push_back(std::move(w));
+      a.webhooks.push_back(parse_webhook(r, hooks[i], hp));
+      if (!names.insert(a.webhooks.back().name).second)
+        r.fail(hp + ".name", "receiver \"" + a.webhooks.back().name +
+                                 "\" is defined twice (give each webhook its own \"name\")");
     }
   }
   return a;

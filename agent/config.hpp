@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/quantities.hpp"
@@ -38,12 +39,21 @@ struct GroupConfig {
 };
 
 struct WebhookConfig {
-  std::string url, format;
+  std::string name;  // unique; default HOST:PORT of the url. Names the outbox directory too.
+  std::string url, format = "alertmanager-api";
+  Duration timeout{10'000};
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string bearer_token_file, ca_file;
+  bool insecure_skip_verify = false;
 };
 
 struct AlertsConfig {
   Duration for_duration{30'000}, repeat_interval{4 * 3600'000}, max_backoff{300'000};
   bool resolve = true;
+  std::string instance;                     // the instance label; empty: the host name
+  Size node_memory_available_min{0, 10.0};  // of MemTotal
+  Size node_swap_used_max{0, 80.0};         // of SwapTotal
+  size_t outbox_max = 1000;                 // per receiver
   std::vector<WebhookConfig> webhooks;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/atomic_file.hpp"
 #include "exporters/self_metrics.hpp"
 #include "exporters/status_json.hpp"
 #include "exporters/status_page.hpp"
@@ -25,35 +26,6 @@ std::string unit_globs(const Config& c) {
         g.units.empty() ? g.name + " (by " + (g.match->comm ? "comm" : "cmdline") + ")" : g.units;
   }
   return out.empty() ? "(no groups configured)" : out;
-}
-
-// Writes path atomically: a crash leaves the old file or the new one, never half of one.
-bool write_file_atomic(const std::filesystem::path& path, const std::string& data,
-                       std::string& err) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    err = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  if (!ok) err = tmp + ": " + std::strerror(errno);
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = path.string() + ": " + std::strerror(errno);
-    ok = false;
-  }
-  if (ok) {  // the rename itself must survive a power loss, or the old counters come back
-    int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      ::fsync(dir);
-      ::close(dir);
-    }
-  }
-  return ok;
 }
 
 }  // namespace
@@ -82,6 +54,12 @@ TrackerOptions tracker_options(const Config& c) {
   return o;
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
   auto p = std::make_shared<Published>();
   p->metrics = render_exposition(build_families(*snap, stats, read_self_stats()));
@@ -103,21 +81,24 @@ Daemon::Daemon(CliOptions cli, Config config)
       signals_(io_, SIGTERM, SIGINT, SIGHUP),
       scanner_(std::make_unique<Scanner>(scanner_options(cli_), config_)),
       tracker_(tracker_options(config_)),
+      alerts_(alert_settings(config_, host_name())),
       scan_hist_(scan_duration_buckets()) {
   stats_.version = MOBASHER_VERSION;
-  for (const char* source : {"cgroup", "proc", "node", "state", "duplicate_unit"})
+  for (const char* source : {"cgroup", "proc", "node", "state", "duplicate_unit", "alert_state"})
     stats_.scan_errors_total[source] = 0;
 }
 
-void Daemon::load_state() {
-  auto path = std::filesystem::path(config_.state_dir) / "units.json";
+// Reads STATE_DIR/file into state. An unreadable file is kept aside for inspection (never
+// overwritten with what this run knows) and counted.
+template <typename State>
+void Daemon::load_json_state(State& state, const char* file) {
+  auto path = std::filesystem::path(config_.state_dir) / file;
   std::ifstream in(path);
   if (!in) return;  // first start
   try {
-    tracker_.load_json(nlohmann::json::parse(in));
-    spdlog::info("state loaded file={} units={}", path.string(), tracker_.tracked_units());
+    state.load_json(nlohmann::json::parse(in));
+    spdlog::info("state loaded file={}", path.string());
   } catch (const std::exception& e) {
-    // Keep the unreadable file for inspection instead of overwriting what it recorded.
     auto aside = path.string() + ".corrupt";
     std::error_code ec;
     std::filesystem::rename(path, aside, ec);
@@ -127,22 +108,66 @@ void Daemon::load_state() {
   }
 }
 
-void Daemon::save_state() {
-  if (!tracker_.dirty()) return;
+template <typename State>
+void Daemon::save_json_state(State& state, const char* file, std::string& last_error) {
+  if (!state.dirty()) return;
   std::string err;
-  auto path = std::filesystem::path(config_.state_dir) / "units.json";
+  auto path = std::filesystem::path(config_.state_dir) / file;
   if (!write_file_atomic(
           path,
-          tracker_.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+          state.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
           err)) {
     ++stats_.scan_errors_total["state"];
-    if (err != last_state_error_)
-      spdlog::warn("state not saved error=\"{}\"", err);  // once per cause
-    last_state_error_ = err;
+    if (err != last_error) spdlog::warn("state not saved error=\"{}\"", err);  // once per cause
+    last_error = err;
   } else {
-    tracker_.mark_saved();
-    last_state_error_.clear();
+    state.mark_saved();
+    last_error.clear();
   }
+}
+
+void Daemon::load_state() {
+  load_json_state(tracker_, "units.json");
+  load_json_state(alerts_, "alerts.json");
+}
+
+void Daemon::save_state() {
+  save_json_state(tracker_, "units.json", last_state_error_);
+  save_json_state(alerts_, "alerts.json", last_alert_state_error_);
+}
+
+void Daemon::start_notifier() {
+  NotificationCounts counts;
+  if (notifier_) counts = notifier_->counts();
+  notifier_.reset();  // before the new one opens the same outboxes
+  if (config_.alerts.webhooks.empty()) return;
+  auto port = config_.listen.substr(config_.listen.rfind(':') + 1);
+  PayloadContext ctx{"", "http://" + host_name() + ":" + port + "/", MOBASHER_VERSION, 0};
+  notifier_ = std::make_unique<Notifier>(io_, config_.alerts, config_.state_dir, ctx, counts);
+}
+
+// Evaluates the alerts on the new snapshot, logs the transitions and hands them to delivery.
+// The outbox is written before alerts.json: a crash between the two repeats a notification,
+// it never loses one.
+void Daemon::handle_alerts(Snapshot& snap) {
+  auto notes = alerts_.evaluate(snap);
+  for (const auto& n : notes) {
+    if (n.kind == "repeat") continue;
+    const std::string unit = n.labels.count("unit") ? n.labels.at("unit") : "-";
+    if (n.status == "firing")
+      spdlog::warn("alert firing alert={} unit={} severity={} value={} threshold={} summary=\"{}\"",
+                   n.alertname, unit, n.labels.at("severity"),
+                   format_alert_value(n.alertname, n.value),
+                   format_alert_value(n.alertname, n.threshold), n.annotations.at("summary"));
+    else
+      spdlog::info("alert resolved alert={} unit={}", n.alertname, unit);
+  }
+  if (!notifier_) return;
+  notifier_->notify(notes);
+  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  notifier_->keep_alive([&] { return alerts_.firing(now); });
+  stats_.notifications_total = notifier_->counts();
+  stats_.notification_queue = notifier_->queue_lengths();
 }
 
 void Daemon::log_changes(const Snapshot& snap) {
@@ -184,6 +209,7 @@ void Daemon::scan_now() {
   try {
     *snap = scanner_->scan(WallClock::now(), std::chrono::steady_clock::now());
     tracker_.apply(*snap);
+    handle_alerts(*snap);
     ++stats_.scans_total;
     for (const auto& [source, n] : snap->errors) stats_.scan_errors_total[source] += n;
     scan_hist_.Observe(snap->scan_seconds);
@@ -227,7 +253,9 @@ void Daemon::reload() {
     fresh.listen = config_.listen;
     scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
     tracker_.set_options(tracker_options(fresh));
+    alerts_.set_settings(alert_settings(fresh, host_name()));
     config_ = std::move(fresh);
+    start_notifier();
     spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source,
                  config_.groups.size(), to_string(scanner_->hierarchies().layout));
     scan_now();
@@ -264,6 +292,7 @@ int Daemon::run() {
       MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
       format_duration(config_.scan_interval), config_.state_dir);
   load_state();
+  start_notifier();
   signals_.async_wait([this](const boost::system::error_code& ec, int s) {
     if (!ec) on_signal(s);
   });
@@ -272,6 +301,7 @@ int Daemon::run() {
   schedule_scan();
   io_.run();
   save_state();
+  notifier_.reset();
   http.reset();
   spdlog::info("stopped");
   return 0;

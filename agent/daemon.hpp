@@ -11,12 +11,14 @@
 #include <set>
 #include <string>
 
+#include "agent/alerts.hpp"
 #include "agent/cli.hpp"
 #include "agent/config.hpp"
 #include "agent/unit_tracker.hpp"
 #include "collectors/scanner.hpp"
 #include "exporters/http_server.hpp"
 #include "exporters/metrics.hpp"
+#include "exporters/notifier.hpp"
 
 namespace mobasher {
 
@@ -24,6 +26,7 @@ namespace mobasher {
 Config apply_flags(Config c, const CliOptions& cli);
 ScannerOptions scanner_options(const CliOptions& cli);
 TrackerOptions tracker_options(const Config& c);
+std::string host_name();  // gethostname(), "localhost" if it fails
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets();
 
@@ -43,6 +46,12 @@ class Daemon {
   void load_state();
   void save_state();
   void log_changes(const Snapshot& snap);
+  void handle_alerts(Snapshot& snap);
+  void start_notifier();
+  template <typename State>
+  void load_json_state(State& state, const char* file);
+  template <typename State>
+  void save_json_state(State& state, const char* file, std::string& last_error);
 
   CliOptions cli_;
   Config config_;
@@ -51,13 +60,15 @@ class Daemon {
   boost::asio::signal_set signals_;
   std::unique_ptr<Scanner> scanner_;
   UnitTracker tracker_;
+  AlertEvaluator alerts_;
+  std::unique_ptr<Notifier> notifier_;
   Publication pub_;
   AgentStats stats_;
   prometheus::Histogram scan_hist_;
   SnapshotPtr last_;
   std::set<std::string> known_units_;
   bool first_scan_ = true;
-  std::string last_state_error_;
+  std::string last_state_error_, last_alert_state_error_;
   std::chrono::steady_clock::time_point next_;
 };
 

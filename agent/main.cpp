@@ -35,6 +35,7 @@ SnapshotPtr scan_once(const CliOptions& cli, const Config& cfg) {
   auto snap =
       std::make_shared<Snapshot>(scanner.scan(WallClock::now(), std::chrono::steady_clock::now()));
   tracker.apply(*snap);
+  AlertEvaluator(alert_settings(cfg, host_name())).evaluate(*snap);  // states: pending at most
   return snap;
 }
 

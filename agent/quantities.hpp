@@ -25,5 +25,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 std::string format_bytes(uint64_t bytes);                  // "1.50GiB", "512MiB", "17B"
 std::string format_duration(std::chrono::milliseconds d);  // "4h", "90s", "250ms"
+// RFC 3339 UTC with milliseconds: "2026-12-01T08:30:00.250Z".
+std::string format_rfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace mobasher

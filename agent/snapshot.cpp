@@ -20,6 +20,18 @@ const char* to_string(RestartCause c) {
   return "external";
 }
 
+const char* to_string(AlertPhase p) {
+  switch (p) {
+    case AlertPhase::inactive:
+      return "inactive";
+    case AlertPhase::pending:
+      return "pending";
+    case AlertPhase::firing:
+      return "firing";
+  }
+  return "inactive";
+}
+
 uint64_t UnitSample::rss() const {
   uint64_t sum = 0;
   for (const auto& p : processes) sum += p.rss();

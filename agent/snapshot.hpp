@@ -56,6 +56,10 @@ inline constexpr std::array<RestartCause, 6> kRestartCauses = {
     RestartCause::predicted, RestartCause::systemd, RestartCause::external};
 const char* to_string(RestartCause c);
 
+// Where an alert instance stands, as mobasher_*_alert_state reports it (0, 1, 2).
+enum class AlertPhase { inactive = 0, pending = 1, firing = 2 };
+const char* to_string(AlertPhase p);
+
 struct UnitSample {
   // From collectors.
   std::string unit, group, channel;
@@ -64,12 +68,16 @@ struct UnitSample {
   CgroupMemory memory;
   uint64_t configured_limit = 0;  // the group's memory_limit
   uint64_t warn_bytes = 0, critical_bytes = 0;
+  double predict_seconds = 600;  // the group's restart.predict: the exhaustion alert's horizon
 
   // From the unit tracker (need earlier snapshots).
   uint64_t oom_kills_total = 0;
   std::map<RestartCause, uint64_t> restarts;
   std::optional<double> growth_bytes_per_second;
   std::optional<double> seconds_to_limit;
+
+  // From the alert evaluator: every unit alert by name.
+  std::map<std::string, AlertPhase> alerts;
 
   bool up() const { return !processes.empty(); }
   uint64_t rss() const;
@@ -82,6 +90,9 @@ struct UnitSample {
 struct NodeSample {
   std::optional<uint64_t> mem_total, mem_available, swap_total, swap_free, oom_kills;
   std::optional<double> pressure_some_seconds, pressure_full_seconds;
+  // From the alert evaluator: thresholds resolved against MemTotal / SwapTotal, and states.
+  std::optional<uint64_t> memory_available_min, swap_used_max;
+  std::map<std::string, AlertPhase> alerts;
 };
 
 struct Snapshot {

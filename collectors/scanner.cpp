@@ -62,6 +62,8 @@ void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::strin
     u.configured_limit = g->memory_limit;
     u.warn_bytes = g->warn.resolve(u.effective_limit());
     u.critical_bytes = g->critical.resolve(u.effective_limit());
+    if (g->restart.predict)
+      u.predict_seconds = std::chrono::duration<double>(*g->restart.predict).count();
   }
   snap.units.push_back(std::move(u));
 }

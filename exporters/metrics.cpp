@@ -93,6 +93,13 @@ void unit_families(Families& fs, const Snapshot& snap) {
       "mobasher_unit_seconds_to_limit",
       "Seconds until the unit reaches its limit at the current growth; absent when not growing.",
       G);
+  auto& predict = fs.family(
+      "mobasher_unit_predict_window_seconds",
+      "Horizon of the exhaustion alert: the group's restart.predict (alert when seconds_to_limit "
+      "is below it).",
+      G);
+  auto& alert_state = fs.family("mobasher_unit_alert_state",
+                                "State of each unit alert: 0 inactive, 1 pending, 2 firing.", G);
   auto& prss = fs.family("mobasher_process_rss_bytes",
                          "Resident memory of the unit's processes, by command.", G);
   auto& pswap =
@@ -119,6 +126,9 @@ void unit_families(Families& fs, const Snapshot& snap) {
       Families::counter(restarts, with(l, "cause", to_string(cause)), static_cast<double>(n));
     if (u.growth_bytes_per_second) Families::gauge(growth, l, *u.growth_bytes_per_second);
     if (u.seconds_to_limit) Families::gauge(ttl, l, *u.seconds_to_limit);
+    Families::gauge(predict, l, u.predict_seconds);
+    for (const auto& [alert, phase] : u.alerts)
+      Families::gauge(alert_state, with(l, "alert", alert), static_cast<double>(phase));
 
     struct PerComm {
       uint64_t rss = 0, swap = 0, n = 0;
@@ -152,6 +162,18 @@ void node_families(Families& fs, const NodeSample& n) {
     Families::counter(fs.family("mobasher_node_oom_kills_total", "oom_kill of /proc/vmstat.",
                                 MetricType::Counter),
                       {}, static_cast<double>(*n.oom_kills));
+  opt("mobasher_node_memory_available_min_bytes",
+      "MobasherNodeMemoryLow fires below this (alerts.node_memory_available_min).",
+      n.memory_available_min);
+  opt("mobasher_node_swap_used_max_bytes",
+      "MobasherNodeSwapHigh fires at this much swap used (alerts.node_swap_used_max).",
+      n.swap_used_max);
+  if (!n.alerts.empty()) {
+    auto& f = fs.family("mobasher_node_alert_state",
+                        "State of each node alert: 0 inactive, 1 pending, 2 firing.", G);
+    for (const auto& [alert, phase] : n.alerts)
+      Families::gauge(f, {{"alert", alert}}, static_cast<double>(phase));
+  }
   if (n.pressure_some_seconds || n.pressure_full_seconds) {
     auto& f = fs.family("mobasher_node_memory_pressure_seconds_total",
                         "Time some/all tasks stalled on memory (/proc/pressure/memory total).",
@@ -176,6 +198,18 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
                          "Read or parse errors during scans, by source.", MetricType::Counter);
   for (const auto& [source, n] : a.scan_errors_total)
     Families::counter(errs, {{"source", source}}, static_cast<double>(n));
+  auto& sent = fs.family("mobasher_notifications_total",
+                         "Webhook notification outcomes by receiver: sent, failed (retried), "
+                         "rejected (4xx, not retried), dropped (outbox full), corrupt (unreadable "
+                         "outbox file).",
+                         MetricType::Counter);
+  for (const auto& [receiver, results] : a.notifications_total)
+    for (const auto& [result, n] : results)
+      Families::counter(sent, {{"receiver", receiver}, {"result", result}}, static_cast<double>(n));
+  auto& queue = fs.family("mobasher_notification_queue_length",
+                          "Notifications waiting in a receiver's outbox.", MetricType::Gauge);
+  for (const auto& [receiver, n] : a.notification_queue)
+    Families::gauge(queue, {{"receiver", receiver}}, static_cast<double>(n));
   Families::gauge(
       fs.family("mobasher_units_discovered",
                 "Units (and /proc-matched groups) found by the last scan.", MetricType::Gauge),

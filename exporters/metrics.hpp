@@ -18,6 +18,8 @@ struct AgentStats {
   uint64_t scans_total = 0;
   std::map<std::string, uint64_t> scan_errors_total;  // by source
   prometheus::ClientMetric::Histogram scan_duration;
+  std::map<std::string, std::map<std::string, uint64_t>> notifications_total;  // receiver, result
+  std::map<std::string, size_t> notification_queue;                            // by receiver
 };
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,

@@ -1,19 +1,10 @@
 #include "exporters/status_json.hpp"
 
-#include <ctime>
+#include "agent/quantities.hpp"
 
 namespace mobasher {
 
 namespace {
-
-std::string rfc3339(WallTime t) {
-  std::time_t secs = WallClock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 template <typename T>
 nlohmann::json opt(const std::optional<T>& v) {
@@ -83,7 +74,7 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [k, v] : snap.errors) errors[k] = v;
   return {{"version", version},
-          {"taken_at", rfc3339(snap.taken_at)},
+          {"taken_at", format_rfc3339(snap.taken_at)},
           {"cgroup_layout", snap.cgroup_layout},
           {"scan_seconds", snap.scan_seconds},
           {"scan_errors", errors},

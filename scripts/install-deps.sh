@@ -6,9 +6,9 @@
 set -euo pipefail
 
 BUILD=(g++ cmake make pkg-config ca-certificates
-  prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev)
+  prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev)
 TEST=(libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  prometheus ffmpeg curl jq iproute2 procps util-linux coreutils
+  prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3)
 
 want=("${BUILD[@]}")

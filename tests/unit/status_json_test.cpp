@@ -36,7 +36,7 @@ Snapshot scene() {
 TEST(StatusJson, TopLevel) {
   auto j = status_json(scene(), "0.1.0");
   EXPECT_EQ(j["version"], "0.1.0");
-  EXPECT_EQ(j["taken_at"], "2027-01-15T08:00:00Z");
+  EXPECT_EQ(j["taken_at"], "2027-01-15T08:00:00.000Z");
   EXPECT_EQ(j["cgroup_layout"], "hybrid");
   EXPECT_DOUBLE_EQ(j["scan_seconds"].get<double>(), 0.012);
   EXPECT_EQ(j["scan_errors"]["proc"], 1);
