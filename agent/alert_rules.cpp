@@ -112,6 +112,7 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
 
   AlertCheck c;
   c.severity = alert_severity(alert);
+  c.immediate = alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop";
   double limit = static_cast<double>(u->effective_limit());
   c.limit = limit;
   if (alert == "MobasherUnitMemoryExhaustionPredicted") {

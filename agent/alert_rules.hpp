@@ -36,6 +36,7 @@ struct AlertCheck {
   bool on = false;    // the condition that starts an alert
   bool hold = false;  // the (looser) condition that keeps it pending or firing
   std::string severity;
+  bool immediate = false;  // an event (OOM kill, restart loop): fires without waiting `for`
   double value = 0, threshold = 0;
   std::optional<double> limit;
   std::string summary, description;

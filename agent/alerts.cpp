@@ -153,7 +153,8 @@ void AlertEvaluator::step(const std::string& key, Instance proto, const AlertChe
     return;
   }
   a.last = c;
-  if (a.phase == AlertPhase::pending && now - a.active_since >= seconds(s_.for_duration)) {
+  if (a.phase == AlertPhase::pending &&
+      (c.immediate || now - a.active_since >= seconds(s_.for_duration))) {
     a.phase = AlertPhase::firing;
     a.last_notified = now;
     out.push_back(make(a, "firing", now));
@@ -198,7 +199,15 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
     }
     bool forget = !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
     for (auto alert : kUnitAlerts) {
-      AlertCheck c = forget ? AlertCheck{} : check_unit_alert(alert, nullptr, unit, {}, false, now);
+      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now);
+      if (forget) {  // resolves, and says why: the unit did not come back
+        c.on = c.hold = false;
+        c.summary = unit + " is no longer tracked";
+        c.description = unit + " has been gone for more than " +
+                        std::to_string(static_cast<int>(kForgetVanishedSeconds / 3600)) +
+                        " h, or its group is no longer configured: the agent stops reporting "
+                        "it. If the channel should still be recorded, start the unit.";
+      }
       step(key_of(alert, unit), instance(alert, unit, unit_labels(alert, unit, m)), c, now, out);
     }
     if (forget) {

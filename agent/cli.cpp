@@ -8,7 +8,9 @@ std::string usage_text() {
   return R"(usage: mobasher-agent [COMMAND] [FLAGS]
 
 Keeps archiver@*/recorder@* units and their ffmpeg children observable: memory per unit and
-per process, cgroup usage and limits, OOM kills and restarts, served to Prometheus.
+per process, cgroup usage and limits, OOM kills and restarts, served to Prometheus; alerts
+(MobasherUnitMemoryHigh at the group's warn, 1.5 GiB for archivers, and seven more) sent to the
+config's alerts.webhooks through an on-disk outbox (docs/alerts.md).
 
 Commands:
   run                 the daemon (default): scan every scan_interval, serve HTTP
@@ -23,7 +25,7 @@ Flags:
   --listen HOST:PORT  HTTP address (default 0.0.0.0:9842; `status` asks 127.0.0.1 there)
   --proc-root DIR     where /proc is (default /proc)
   --cgroup-root DIR   where the cgroup hierarchies are (default /sys/fs/cgroup)
-  --state-dir DIR     persistent counters (default /var/lib/mobasher-agent)
+  --state-dir DIR     counters, alert state, webhook outbox (default /var/lib/mobasher-agent)
   --log-level LEVEL   trace, debug, info, warn or error (default info)
   --dry-run           accepted now; with unit restarts (a later release) they are only logged
   --local             with `status`: scan here instead of asking the running agent

@@ -28,18 +28,20 @@ std::string age_text(const nlohmann::json& v) {
 
 }  // namespace
 
-std::string memory_level(const nlohmann::json& u) {
-  uint64_t rss = u.value("rss_bytes", uint64_t{0});
-  if (u.value("critical_bytes", uint64_t{0}) > 0 && rss >= u["critical_bytes"].get<uint64_t>())
-    return "critical";
-  if (u.value("warning_bytes", uint64_t{0}) > 0 && rss >= u["warning_bytes"].get<uint64_t>())
-    return "warning";
-  return "ok";
+std::string alert_column(const nlohmann::json& u) {
+  std::string out;
+  if (!u.contains("alerts") || !u["alerts"].is_object()) return "-";
+  for (const auto& [name, phase] : u["alerts"].items()) {
+    if (phase != "firing" && phase != "pending") continue;
+    std::string shown = name.rfind("MobasherUnit", 0) == 0 ? name.substr(12) : name;
+    out += (out.empty() ? "" : ",") + shown + (phase == "pending" ? "?" : "");
+  }
+  return out.empty() ? "ok" : out;
 }
 
 std::string status_table(const nlohmann::json& st) {
   std::vector<std::vector<std::string>> rows = {{"UNIT", "CHANNEL", "PIDS", "RSS", "SWAP", "LIMIT",
-                                                 "%LIMIT", "AGE", "RESTARTS", "OOM", "LEVEL"}};
+                                                 "%LIMIT", "AGE", "RESTARTS", "OOM", "ALERTS"}};
   for (const auto& u : st.at("units")) {
     std::string pids;
     for (const auto& p : u.at("processes")) {
@@ -56,7 +58,7 @@ std::string status_table(const nlohmann::json& st) {
                     format_bytes(u.value("swap_bytes", uint64_t{0})),
                     format_bytes(u.value("limit_bytes", uint64_t{0})), pct,
                     age_text(u["age_seconds"]), std::to_string(restarts),
-                    std::to_string(u.value("oom_kills_total", uint64_t{0})), memory_level(u)});
+                    std::to_string(u.value("oom_kills_total", uint64_t{0})), alert_column(u)});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows)

@@ -7,8 +7,9 @@
 
 namespace mobasher {
 
-// "ok", "warning" or "critical" from the unit's rss and its thresholds.
-std::string memory_level(const nlohmann::json& unit);
+// The ALERTS column: "ok", or the unit's firing alerts without the "MobasherUnit" prefix
+// ("MemoryHigh,OOMKilled"), pending ones marked "?" ("MemoryHigh?").
+std::string alert_column(const nlohmann::json& unit);
 std::string status_table(const nlohmann::json& status);
 
 }  // namespace mobasher

@@ -55,8 +55,8 @@ Notifier::Notifier(boost::asio::io_context& io, const AlertsConfig& cfg,
     if (r->outbox.size())
       spdlog::info("outbox loaded receiver={} queued={} dir={}", w.name, r->outbox.size(),
                    r->outbox.dir().string());
-    // The first keep-alive is due a resend interval from now: what fires next is sent anyway.
-    r->last_keep_alive = clock_();
+    // The first keep-alive is due at once: after a restart, Alertmanager may have let the
+    // firing alerts expire while the agent was down.
     receivers_.push_back(std::move(r));
   }
   for (auto& r : receivers_) kick(*r);

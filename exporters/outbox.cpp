@@ -80,6 +80,11 @@ std::vector<Outbox::Problem> Outbox::load() {
 
 size_t Outbox::push(Notification n, bool head_in_flight, std::string& err) {
   size_t dropped = 0;
+  // A repeat says nothing a waiting (or in-flight) notification of the same alert does not:
+  // the body is made when it is sent.
+  if (n.kind == "repeat")
+    for (const auto& e : entries_)
+      if (e.n.fingerprint == n.fingerprint && e.n.status == "firing") return 0;
   // A newer notification of the same alert makes queued repeats of it redundant.
   for (size_t i = head_in_flight ? 1 : 0; i < entries_.size();) {
     if (entries_[i].n.kind == "repeat" && entries_[i].n.fingerprint == n.fingerprint) {

@@ -32,9 +32,10 @@ class Outbox {
   // deleted) and reported; at most kKeepSetAside set-aside files are kept.
   std::vector<Problem> load();
 
-  // Appends n. A later notification of the same alert replaces queued repeats of it (a repeat
-  // says nothing the newer one does not), except the head when it is in flight. On overflow the
-  // oldest entries go; returns how many. err: the file could not be written (kept in memory).
+  // Appends n. A repeat is not added while a firing notification of the same alert waits or is
+  // in flight; a firing or resolved one replaces queued repeats of its alert (but not the head
+  // when it is in flight). On overflow the oldest entries go; returns how many. err: the file
+  // could not be written (the entry is kept in memory).
   size_t push(Notification n, bool head_in_flight, std::string& err);
 
   const Entry* front() const { return entries_.empty() ? nullptr : &entries_.front(); }

@@ -34,6 +34,8 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
     }
     nlohmann::json restarts = nlohmann::json::object();
     for (const auto& [c, n] : u.restarts) restarts[to_string(c)] = n;
+    nlohmann::json alerts = nlohmann::json::object();
+    for (const auto& [a, phase] : u.alerts) alerts[a] = to_string(phase);
     const ProcessSample* main = u.main_process();
     uint64_t limit = u.effective_limit();
     nlohmann::json j = {
@@ -68,9 +70,13 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
         {"restarts", restarts},
         {"growth_bytes_per_second", opt(u.growth_bytes_per_second)},
         {"seconds_to_limit", opt(u.seconds_to_limit)},
+        {"predict_window_seconds", u.predict_seconds},
+        {"alerts", alerts},
         {"processes", procs}};
     units.push_back(std::move(j));
   }
+  nlohmann::json node_alerts = nlohmann::json::object();
+  for (const auto& [a, phase] : snap.node.alerts) node_alerts[a] = to_string(phase);
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [k, v] : snap.errors) errors[k] = v;
   return {{"version", version},
@@ -83,7 +89,10 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
             {"memory_available_bytes", opt(snap.node.mem_available)},
             {"swap_total_bytes", opt(snap.node.swap_total)},
             {"swap_free_bytes", opt(snap.node.swap_free)},
-            {"oom_kills", opt(snap.node.oom_kills)}}},
+            {"oom_kills", opt(snap.node.oom_kills)},
+            {"memory_available_min_bytes", opt(snap.node.memory_available_min)},
+            {"swap_used_max_bytes", opt(snap.node.swap_used_max)},
+            {"alerts", node_alerts}}},
           {"units", units}};
 }
 

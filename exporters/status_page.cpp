@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "agent/alert_rules.hpp"
 #include "agent/quantities.hpp"
 #include "agent/status_table.hpp"
 
@@ -31,6 +32,18 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// The row's colour: the most severe of the unit's firing alerts.
+std::string row_class(const nlohmann::json& u) {
+  std::string cls;
+  if (!u.contains("alerts")) return cls;
+  for (const auto& [name, phase] : u["alerts"].items()) {
+    if (phase != "firing") continue;
+    cls = alert_severity(name);
+    if (cls == "critical") break;
+  }
+  return cls;
+}
+
 }  // namespace
 
 std::string status_page(const nlohmann::json& st) {
@@ -53,17 +66,16 @@ std::string status_page(const nlohmann::json& st) {
     h << "<p>No archiver/recorder units found.</p>";
   } else {
     h << "<table><tr><th>unit</th><th>processes</th><th>RSS</th><th>swap</th><th>limit</th>"
-         "<th>% of limit</th><th>level</th></tr>";
+         "<th>% of limit</th><th>alerts</th></tr>";
     for (const auto& u : st.at("units")) {
-      std::string level = memory_level(u);
       char pct[16];
       std::snprintf(pct, sizeof pct, "%.1f%%", u.value("percent_of_limit", 0.0));
-      h << "<tr class=\"" << level << "\"><td>" << escape(u.value("unit", "")) << "</td><td>"
+      h << "<tr class=\"" << row_class(u) << "\"><td>" << escape(u.value("unit", "")) << "</td><td>"
         << u.at("processes").size() << "</td><td>"
         << format_bytes(u.value("rss_bytes", uint64_t{0})) << "</td><td>"
         << format_bytes(u.value("swap_bytes", uint64_t{0})) << "</td><td>"
         << format_bytes(u.value("limit_bytes", uint64_t{0})) << "</td><td>" << pct << "</td><td>"
-        << level << "</td></tr>";
+        << escape(alert_column(u)) << "</td></tr>";
     }
     h << "</table>";
   }

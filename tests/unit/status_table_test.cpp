@@ -41,6 +41,9 @@ nlohmann::json status() {
   UnitBuilder r("recorder@ch2.service", "recorder");
   r.main(201, 6000, 1300_MiB, "ffmpeg", 1'800'000'000 - 90)
       .limits(1610612736, 1288490188, 1530082099);
+  r.sample().alerts = {{"MobasherUnitMemoryHigh", AlertPhase::firing},
+                       {"MobasherUnitOOMKilled", AlertPhase::inactive},
+                       {"MobasherUnitMemoryCritical", AlertPhase::pending}};
   return status_json(snapshot_at(1'800'000'000, {a, r}), "0.1.0");
 }
 
@@ -49,13 +52,13 @@ TEST(StatusTable, OneRowPerUnit) {
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(words(rows[0]),
             (std::vector<std::string>{"UNIT", "CHANNEL", "PIDS", "RSS", "SWAP", "LIMIT", "%LIMIT",
-                                      "AGE", "RESTARTS", "OOM", "LEVEL"}));
+                                      "AGE", "RESTARTS", "OOM", "ALERTS"}));
   EXPECT_EQ(words(rows[1]),
             (std::vector<std::string>{"archiver@ch1.service", "ch1", "101,102", "1.00GiB",
                                       "8.00MiB", "2.00GiB", "50.0%", "1h30m", "3", "1", "ok"}));
-  EXPECT_EQ(words(rows[2]),
-            (std::vector<std::string>{"recorder@ch2.service", "ch2", "201", "1.27GiB", "0B",
-                                      "1.50GiB", "84.6%", "1m30s", "0", "0", "warning"}));
+  EXPECT_EQ(words(rows[2]), (std::vector<std::string>{"recorder@ch2.service", "ch2", "201",
+                                                      "1.27GiB", "0B", "1.50GiB", "84.6%", "1m30s",
+                                                      "0", "0", "MemoryCritical?,MemoryHigh"}));
 }
 
 TEST(StatusTable, ColumnsAreAligned) {
@@ -63,9 +66,9 @@ TEST(StatusTable, ColumnsAreAligned) {
   size_t col = rows[0].find("CHANNEL");
   EXPECT_EQ(rows[1].substr(col, 4), "ch1 ");
   EXPECT_EQ(rows[2].substr(col, 4), "ch2 ");
-  size_t level = rows[0].find("LEVEL");
+  size_t level = rows[0].find("ALERTS");
   EXPECT_EQ(rows[1].substr(level), "ok");
-  EXPECT_EQ(rows[2].substr(level), "warning");
+  EXPECT_EQ(rows[2].substr(level), "MemoryCritical?,MemoryHigh");
 }
 
 TEST(StatusTable, NoUnitsSaysSo) {
@@ -75,14 +78,12 @@ TEST(StatusTable, NoUnitsSaysSo) {
               HasSubstr("no archiver/recorder units found; cgroup layout: v1"));
 }
 
-TEST(MemoryLevel, AgainstThresholds) {
-  nlohmann::json u = {{"rss_bytes", 100}, {"warning_bytes", 100}, {"critical_bytes", 200}};
-  EXPECT_EQ(memory_level(u), "warning");
-  u["rss_bytes"] = 99;
-  EXPECT_EQ(memory_level(u), "ok");
-  u["rss_bytes"] = 200;
-  EXPECT_EQ(memory_level(u), "critical");
-  EXPECT_EQ(memory_level({{"rss_bytes", 5}, {"warning_bytes", 0}, {"critical_bytes", 0}}), "ok");
+TEST(AlertColumn, OkWhenNothingIsActiveDashWithoutAlertState) {
+  EXPECT_EQ(alert_column({{"alerts", {{"MobasherUnitDown", "inactive"}}}}), "ok");
+  EXPECT_EQ(alert_column({{"alerts", nlohmann::json::object()}}), "ok");
+  EXPECT_EQ(alert_column({{"rss_bytes", 5}}), "-");
+  EXPECT_EQ(alert_column({{"alerts", {{"MobasherUnitDown", "firing"}, {"Custom", "pending"}}}}),
+            "Custom?,Down");
 }
 
 }  // namespace
