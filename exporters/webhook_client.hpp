@@ -41,8 +41,8 @@ struct WebhookTarget {
   // Empty: none. Read at EVERY post (rotation), content trimmed -> "Authorization: Bearer X"
   // (over any Authorization in headers).
   std::string bearer_token_file;
-  std::chrono::milliseconds timeout{
-      10'000};          // whole exchange: resolve+connect+handshake+write+read
+  // The whole exchange: resolve + connect + TLS handshake + write + read.
+  std::chrono::milliseconds timeout{10'000};
   std::string ca_file;  // empty: the system's default verify paths
   bool insecure_skip_verify = false;
 };
@@ -51,7 +51,7 @@ struct HttpResult {
   int status = 0;     // HTTP status; 0 when there is no response (error says why)
   std::string body;   // at most kMaxBody bytes of the response body (for logs; may cut UTF-8)
   std::string error;  // transport error, empty when a response arrived, e.g.
-                      // "connect 127.0.0.1:9: Connection refused", "timeout after 10s",
+                      // "connect 127.0.0.1:9: Connection refused", "timeout after 10s (read)",
                       // "TLS handshake: certificate verify failed (self-signed certificate)",
                       // "bearer_token_file /x: No such file or directory"
   static constexpr size_t kMaxBody = 4096;
@@ -71,9 +71,9 @@ class WebhookClient {
   WebhookClient(const WebhookClient&) = delete;
   WebhookClient& operator=(const WebhookClient&) = delete;
 
-  // One POST at a time: a post while one is in flight completes at once with an error. `done`
-  // runs exactly once, on the io_context's thread, never inside post() itself, and may post
-  // again. Content-Type: application/json; User-Agent: mobasher-agent/MOBASHER_VERSION.
+  // One POST at a time: a post while one is in flight gets error "a post is already in flight".
+  // `done` runs exactly once, on the io_context's thread, never inside post() itself, and may
+  // post again. Content-Type: application/json; User-Agent: mobasher-agent/MOBASHER_VERSION.
   void post(std::string body, std::function<void(HttpResult)> done);
   // Ends the post in flight, if any: its `done` runs soon with error "cancelled".
   void cancel();
