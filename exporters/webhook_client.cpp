@@ -21,6 +21,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "agent/quantities.hpp"
+
 namespace mobasher {
 
 namespace asio = boost::asio;
@@ -57,19 +59,6 @@ bool is_ip_literal(const std::string& host) {
 std::string host_port(const ParsedUrl& url) {
   bool v6 = url.host.find(':') != std::string::npos;
   return (v6 ? "[" + url.host + "]" : url.host) + ":" + url.port;
-}
-
-// "10s", "0.3s", "1.25s": how the config spells durations.
-std::string seconds_text(std::chrono::milliseconds d) {
-  std::string s = std::to_string(d.count() / 1000);
-  if (auto ms = d.count() % 1000) {
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    s += f;
-  }
-  return s + "s";
 }
 
 bool is_token_char(char c) {
@@ -232,7 +221,7 @@ class WebhookClient::Exchange : public std::enable_shared_from_this<Exchange> {
     resolve_deadline_.expires_at(deadline_);
     resolve_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec && !self->resolved_)  // resolved_: its cancel() came too late to abort this
-        self->finish(failure("timeout after " + seconds_text(self->timeout_) + " (resolve)"));
+        self->finish(failure("timeout after " + format_duration(self->timeout_) + " (resolve)"));
     });
     resolver_.async_resolve(url_.host, url_.port,
                             beast::bind_front_handler(&Exchange::on_resolve, shared_from_this()));
@@ -266,7 +255,7 @@ class WebhookClient::Exchange : public std::enable_shared_from_this<Exchange> {
 
   void fail(const std::string& step, beast::error_code ec) {
     if (ec == beast::error::timeout)
-      finish(failure("timeout after " + seconds_text(timeout_) + " (" + step + ")"));
+      finish(failure("timeout after " + format_duration(timeout_) + " (" + step + ")"));
     else
       finish(failure(step + ": " + ec.message()));
   }

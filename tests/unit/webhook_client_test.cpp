@@ -432,7 +432,7 @@ TEST(WebhookClient, HangingReceiverTimesOut) {
   auto r = post_and_wait(io, client, "{}");
 
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.error, "timeout after 0.3s (read)");
+  EXPECT_EQ(r.error, "timeout after 300ms (read)");  // as the config spells it
   EXPECT_EQ(rx.requests.size(), 1u);
   EXPECT_TRUE(run_until(io, [&] { return rx.hung_up == 1; })) << "the socket was not closed";
 }
