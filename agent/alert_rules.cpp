@@ -38,7 +38,7 @@ std::string growth_text(const UnitSample& u) {
 }
 
 AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::string_view level,
-                           uint64_t threshold, bool measure_working_set) {
+                           uint64_t threshold, bool measure_working_set, bool text) {
   AlertCheck c;
   c.severity = alert_severity(alert);
   auto m = measured_bytes(u, measure_working_set);
@@ -50,13 +50,15 @@ AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::str
   c.value = v;
   c.threshold = t;
   c.limit = limit;
-  const char* what = measure_working_set ? "working set" : "RSS";
-  c.summary = u.unit + ": memory " + bytes(v) + " at or above the " + std::string(level) +
-              " threshold " + bytes(t);
-  c.description = u.unit + " (channel " + u.channel + ") uses " + bytes(v) + " (" + what + "), " +
-                  (c.on ? "at or above" : "below") + " its " + std::string(level) +
-                  " threshold of " + bytes(t) + "; limit " + bytes(limit) + " (" +
-                  percent(v, limit) + " used)" + growth_text(u) + ".";
+  if (text) {
+    const char* what = measure_working_set ? "working set" : "RSS";
+    c.summary = u.unit + ": memory " + bytes(v) + " at or above the " + std::string(level) +
+                " threshold " + bytes(t);
+    c.description = u.unit + " (channel " + u.channel + ") uses " + bytes(v) + " (" + what + "), " +
+                    (c.on ? "at or above" : "below") + " its " + std::string(level) +
+                    " threshold of " + bytes(t) + "; limit " + bytes(limit) + " (" +
+                    percent(v, limit) + " used)" + growth_text(u) + ".";
+  }
   return c;
 }
 
@@ -86,18 +88,20 @@ std::string format_alert_value(std::string_view alert, double v) {
 }
 
 AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::string_view unit,
-                            const UnitEvents& ev, bool measure_working_set, double now) {
-  std::string name(unit);
+                            const UnitEvents& ev, bool measure_working_set, double now, bool text) {
+  const std::string name = text ? std::string(unit) : std::string();
   if (alert == "MobasherUnitDown") {
     AlertCheck c;
     c.severity = alert_severity(alert);
     c.on = c.hold = !u || !u->up();
-    c.summary = name + " is down";
-    c.description = !u ? name + ": its cgroup is gone, so the unit is stopped or failed and " +
-                             "nothing records this channel; check `systemctl status " + name +
-                             "` and `journalctl -u " + name + "`."
-                       : name + " has no running processes in its cgroup: nothing records this " +
-                             "channel; check `journalctl -u " + name + "`.";
+    if (text) {
+      c.summary = name + " is down";
+      c.description = !u ? name + ": its cgroup is gone, so the unit is stopped or failed and " +
+                               "nothing records this channel; check `systemctl status " + name +
+                               "` and `journalctl -u " + name + "`."
+                         : name + " has no running processes in its cgroup: nothing records this " +
+                               "channel; check `journalctl -u " + name + "`.";
+    }
     return c;
   }
   if (!u) {  // a vanished unit holds no other alert: they resolve
@@ -106,9 +110,9 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     return c;
   }
   if (alert == "MobasherUnitMemoryHigh")
-    return threshold_check(alert, *u, "warning", u->warn_bytes, measure_working_set);
+    return threshold_check(alert, *u, "warning", u->warn_bytes, measure_working_set, text);
   if (alert == "MobasherUnitMemoryCritical")
-    return threshold_check(alert, *u, "critical", u->critical_bytes, measure_working_set);
+    return threshold_check(alert, *u, "critical", u->critical_bytes, measure_working_set, text);
 
   AlertCheck c;
   c.severity = alert_severity(alert);
@@ -121,13 +125,16 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     c.value = *u->seconds_to_limit;
     c.on = c.value <= c.threshold;
     c.hold = c.value <= c.threshold * (1 + kHysteresis);
-    double m = static_cast<double>(measured_bytes(*u, measure_working_set).value_or(0));
-    c.summary =
-        name + ": memory limit " + bytes(limit) + " predicted in ~" + human_seconds(c.value);
-    c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +
-                    bytes(u->growth_bytes_per_second.value_or(0)) + "/s: it reaches its limit of " +
-                    bytes(limit) + " in ~" + human_seconds(c.value) + ", within the " +
-                    human_seconds(c.threshold) + " horizon.";
+    if (text) {
+      double m = static_cast<double>(measured_bytes(*u, measure_working_set).value_or(0));
+      c.summary =
+          name + ": memory limit " + bytes(limit) + " predicted in ~" + human_seconds(c.value);
+      c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +
+                      bytes(u->growth_bytes_per_second.value_or(0)) +
+                      "/s: it reaches its limit of " + bytes(limit) + " in ~" +
+                      human_seconds(c.value) + ", within the " + human_seconds(c.threshold) +
+                      " horizon.";
+    }
     return c;
   }
   if (alert == "MobasherUnitOOMKilled") {
@@ -136,29 +143,33 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     double ago = now - *ev.last_oom_kill;
     c.on = c.hold = ago < kEventWindowSeconds;
     c.value = static_cast<double>(u->oom_kills_total);
-    c.summary = name + ": a process was OOM-killed";
-    c.description = "The kernel OOM-killed a process of " + name + " " + human_seconds(ago) +
-                    " ago (" + std::to_string(u->oom_kills_total) + " OOM kills in all); limit " +
-                    bytes(limit) + ". The recording may have a gap: check `journalctl -u " + name +
-                    "`.";
+    if (text) {
+      c.summary = name + ": a process was OOM-killed";
+      c.description = "The kernel OOM-killed a process of " + name + " " + human_seconds(ago) +
+                      " ago (" + std::to_string(u->oom_kills_total) + " OOM kills in all); limit " +
+                      bytes(limit) + ". The recording may have a gap: check `journalctl -u " +
+                      name + "`.";
+    }
     return c;
   }
   if (alert == "MobasherUnitRestartLoop") {
     c.value = static_cast<double>(ev.restarts_in_window);
     c.threshold = static_cast<double>(kRestartLoopCount);
     c.on = c.hold = ev.restarts_in_window >= kRestartLoopCount;
-    c.summary =
-        name + " restarted " + std::to_string(ev.restarts_in_window) + " times in 15 minutes";
-    c.description = name + " restarted " + std::to_string(ev.restarts_in_window) +
-                    " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
-                    " OOM kills in all): it is crash-looping and the channel is not being "
-                    "recorded reliably.";
+    if (text) {
+      c.summary =
+          name + " restarted " + std::to_string(ev.restarts_in_window) + " times in 15 minutes";
+      c.description = name + " restarted " + std::to_string(ev.restarts_in_window) +
+                      " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
+                      " OOM kills in all): it is crash-looping and the channel is not being "
+                      "recorded reliably.";
+    }
     return c;
   }
   return c;
 }
 
-AlertCheck check_node_alert(std::string_view alert, const NodeSample& n) {
+AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool text) {
   AlertCheck c;
   c.severity = alert_severity(alert);
   if (alert == "MobasherNodeMemoryLow") {
@@ -168,10 +179,12 @@ AlertCheck check_node_alert(std::string_view alert, const NodeSample& n) {
     c.limit = static_cast<double>(*n.mem_total);
     c.on = c.value < c.threshold;
     c.hold = c.value <= c.threshold * (1 + kHysteresis);
-    c.summary = "node memory available " + bytes(c.value) + " below " + bytes(c.threshold);
-    c.description = "Only " + bytes(c.value) + " of " + bytes(*c.limit) + " (" +
-                    percent(c.value, *c.limit) + ") is available, below the minimum of " +
-                    bytes(c.threshold) + ": the OOM killer is near for every unit on this host.";
+    if (text) {
+      c.summary = "node memory available " + bytes(c.value) + " below " + bytes(c.threshold);
+      c.description = "Only " + bytes(c.value) + " of " + bytes(*c.limit) + " (" +
+                      percent(c.value, *c.limit) + ") is available, below the minimum of " +
+                      bytes(c.threshold) + ": the OOM killer is near for every unit on this host.";
+    }
   } else if (alert == "MobasherNodeSwapHigh") {
     if (!n.swap_total || !n.swap_free || !n.swap_used_max || *n.swap_total == 0) return c;
     c.value = static_cast<double>(*n.swap_total - std::min(*n.swap_free, *n.swap_total));
@@ -179,10 +192,12 @@ AlertCheck check_node_alert(std::string_view alert, const NodeSample& n) {
     c.limit = static_cast<double>(*n.swap_total);
     c.on = c.value >= c.threshold;
     c.hold = c.value >= c.threshold * (1 - kHysteresis);
-    c.summary = "node swap used " + bytes(c.value) + " at or above " + bytes(c.threshold);
-    c.description = bytes(c.value) + " of " + bytes(*c.limit) + " swap (" +
-                    percent(c.value, *c.limit) + ") is used, at or above " + bytes(c.threshold) +
-                    ": the swap buffer is nearly spent.";
+    if (text) {
+      c.summary = "node swap used " + bytes(c.value) + " at or above " + bytes(c.threshold);
+      c.description = bytes(c.value) + " of " + bytes(*c.limit) + " swap (" +
+                      percent(c.value, *c.limit) + ") is used, at or above " + bytes(c.threshold) +
+                      ": the swap buffer is nearly spent.";
+    }
   }
   return c;
 }

@@ -35,7 +35,7 @@ struct UnitEvents {
 struct AlertCheck {
   bool on = false;    // the condition that starts an alert
   bool hold = false;  // the (looser) condition that keeps it pending or firing
-  std::string severity;
+  const char* severity = "";
   bool immediate = false;  // an event (OOM kill, restart loop): fires without waiting `for`
   double value = 0, threshold = 0;
   std::optional<double> limit;
@@ -48,9 +48,12 @@ const char* alert_severity(std::string_view alert);
 std::string format_alert_value(std::string_view alert, double v);
 
 // u == nullptr: the unit vanished (its cgroup is gone), which only MobasherUnitDown holds for.
+// text: also write summary and description (only needed when a notification is made; the
+// conditions alone are checked every scan for every unit, and cost far less).
 AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::string_view unit,
-                            const UnitEvents& ev, bool measure_working_set, double now);
-AlertCheck check_node_alert(std::string_view alert, const NodeSample& n);
+                            const UnitEvents& ev, bool measure_working_set, double now,
+                            bool text = true);
+AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool text = true);
 
 // The measure the thresholds apply to: Σ RSS of the unit's processes, or the cgroup working set.
 std::optional<uint64_t> measured_bytes(const UnitSample& u, bool measure_working_set);

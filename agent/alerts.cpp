@@ -113,7 +113,8 @@ std::map<std::string, std::string> AlertEvaluator::unit_labels(std::string_view 
           {"instance", s_.instance}};
 }
 
-Notification AlertEvaluator::make(const Instance& a, const char* kind, double now) const {
+Notification AlertEvaluator::make_notification(const Instance& a, const char* kind,
+                                               double now) const {
   Notification n;
   n.kind = kind;
   n.status = n.kind == "resolved" ? "resolved" : "firing";
@@ -130,47 +131,60 @@ Notification AlertEvaluator::make(const Instance& a, const char* kind, double no
   return n;
 }
 
-void AlertEvaluator::step(const std::string& key, Instance proto, const AlertCheck& c, double now,
-                          std::vector<Notification>& out) {
+template <typename Make, typename Describe>
+void AlertEvaluator::step(const std::string& key, const AlertCheck& c, Make&& make,
+                          Describe&& describe, double now, std::vector<Notification>& out) {
   auto it = alerts_.find(key);
   if (it == alerts_.end()) {
     if (!c.on) return;
-    proto.phase = AlertPhase::pending;
-    proto.active_since = now;
-    it = alerts_.emplace(key, std::move(proto)).first;
+    Instance a = make();
+    a.phase = AlertPhase::pending;
+    a.active_since = now;
+    it = alerts_.emplace(key, std::move(a)).first;
     dirty_ = true;
   }
   Instance& a = it->second;
   if (!c.hold) {
     if (a.phase == AlertPhase::firing && s_.resolve) {
       // The resolve says what the value is now, not what it was when the alert fired.
-      if (!c.summary.empty()) a.last = c;
+      AlertCheck full = describe();
+      if (!full.summary.empty()) a.last = std::move(full);
       a.last.summary = "resolved: " + a.last.summary;
-      out.push_back(make(a, "resolved", now));
+      out.push_back(make_notification(a, "resolved", now));
     }
     alerts_.erase(it);
     dirty_ = true;
     return;
   }
-  a.last = c;
+  a.last.value = c.value;
+  a.last.threshold = c.threshold;
+  a.last.limit = c.limit;
   if (a.phase == AlertPhase::pending &&
       (c.immediate || now - a.active_since >= seconds(s_.for_duration))) {
     a.phase = AlertPhase::firing;
     a.last_notified = now;
-    out.push_back(make(a, "firing", now));
+    a.last = describe();
+    out.push_back(make_notification(a, "firing", now));
     dirty_ = true;
   } else if (a.phase == AlertPhase::firing &&
              now - a.last_notified >= seconds(s_.repeat_interval)) {
     a.last_notified = now;
-    out.push_back(make(a, "repeat", now));
+    a.last = describe();
+    out.push_back(make_notification(a, "repeat", now));
     dirty_ = true;
   }
 }
 
+AlertPhase AlertEvaluator::phase_of(const std::string& key) const {
+  auto a = alerts_.find(key);
+  return a == alerts_.end() ? AlertPhase::inactive : a->second.phase;
+}
+
 std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
   double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  const bool ws = s_.measure_working_set;
   std::vector<Notification> out;
-  std::set<std::string> present;
+  std::set<std::string_view> present;
   for (auto& u : snap.units) {
     present.insert(u.unit);
     auto mit = units_.find(u.unit);
@@ -179,36 +193,45 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
       mit = units_.emplace(u.unit, UnitMemory{}).first;
       dirty_ = true;
     }
+    const UnitMemory& m = mit->second;
     UnitEvents ev = observe(mit->second, u, now);
+    u.alerts.reserve(kUnitAlerts.size());
     for (auto alert : kUnitAlerts) {
-      AlertCheck c = check_unit_alert(alert, &u, u.unit, ev, s_.measure_working_set, now);
-      Instance proto = instance(alert, u.unit, unit_labels(alert, u.unit, mit->second));
       std::string key = key_of(alert, u.unit);
-      step(key, std::move(proto), c, now, out);
-      auto a = alerts_.find(key);
-      u.alerts[std::string(alert)] = a == alerts_.end() ? AlertPhase::inactive : a->second.phase;
+      step(
+          key, check_unit_alert(alert, &u, u.unit, ev, ws, now, false),
+          [&] { return instance(alert, u.unit, unit_labels(alert, u.unit, m)); },
+          [&] { return check_unit_alert(alert, &u, u.unit, ev, ws, now); }, now, out);
+      u.alerts.emplace_back(alert, phase_of(key));
     }
   }
   // Units seen before and absent now: stopped or failed (systemd removed the cgroup). They stay
   // down until they return, their group is no longer configured, or a day has passed.
   for (auto mit = units_.begin(); mit != units_.end();) {
-    auto& [unit, m] = *mit;
+    const auto& [unit, m] = *mit;
     if (present.count(unit)) {
       ++mit;
       continue;
     }
     bool forget = !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
     for (auto alert : kUnitAlerts) {
-      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now);
-      if (forget) {  // resolves, and says why: the unit did not come back
-        c.on = c.hold = false;
-        c.summary = unit + " is no longer tracked";
-        c.description = unit + " has been gone for more than " +
-                        std::to_string(static_cast<int>(kForgetVanishedSeconds / 3600)) +
-                        " h, or its group is no longer configured: the agent stops reporting "
-                        "it. If the channel should still be recorded, start the unit.";
-      }
-      step(key_of(alert, unit), instance(alert, unit, unit_labels(alert, unit, m)), c, now, out);
+      auto describe = [&] {
+        AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now);
+        if (forget) {  // resolves, and says why: the unit did not come back
+          c.on = c.hold = false;
+          c.summary = unit + " is no longer tracked";
+          c.description = unit + " has been gone for more than " +
+                          std::to_string(static_cast<int>(kForgetVanishedSeconds / 3600)) +
+                          " h, or its group is no longer configured: the agent stops reporting "
+                          "it. If the channel should still be recorded, start the unit.";
+        }
+        return c;
+      };
+      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now, false);
+      if (forget) c.on = c.hold = false;
+      step(
+          key_of(alert, unit), c,
+          [&] { return instance(alert, unit, unit_labels(alert, unit, m)); }, describe, now, out);
     }
     if (forget) {
       mit = units_.erase(mit);
@@ -222,13 +245,17 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
   if (n.swap_total && *n.swap_total > 0)
     n.swap_used_max = s_.node_swap_used_max.resolve(*n.swap_total);
   for (auto alert : kNodeAlerts) {
-    std::map<std::string, std::string> labels = {{"alertname", std::string(alert)},
-                                                 {"severity", alert_severity(alert)},
-                                                 {"instance", s_.instance}};
     std::string key = key_of(alert, "");
-    step(key, instance(alert, "", std::move(labels)), check_node_alert(alert, n), now, out);
-    auto a = alerts_.find(key);
-    n.alerts[std::string(alert)] = a == alerts_.end() ? AlertPhase::inactive : a->second.phase;
+    step(
+        key, check_node_alert(alert, n, false),
+        [&] {
+          return instance(alert, "",
+                          {{"alertname", std::string(alert)},
+                           {"severity", alert_severity(alert)},
+                           {"instance", s_.instance}});
+        },
+        [&] { return check_node_alert(alert, n); }, now, out);
+    n.alerts.emplace_back(alert, phase_of(key));
   }
   return out;
 }
@@ -236,7 +263,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
 std::vector<Notification> AlertEvaluator::firing(double now) const {
   std::vector<Notification> out;
   for (const auto& [key, a] : alerts_)
-    if (a.phase == AlertPhase::firing) out.push_back(make(a, "repeat", now));
+    if (a.phase == AlertPhase::firing) out.push_back(make_notification(a, "repeat", now));
   return out;
 }
 

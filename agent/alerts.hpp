@@ -84,9 +84,13 @@ class AlertEvaluator {
   static Instance instance(std::string_view alert, const std::string& unit,
                            std::map<std::string, std::string> labels);
   UnitEvents observe(UnitMemory& m, const UnitSample& u, double now);
-  void step(const std::string& key, Instance proto, const AlertCheck& c, double now,
-            std::vector<Notification>& out);
-  Notification make(const Instance& a, const char* kind, double now) const;
+  // c: the condition (numbers only); make(): the instance when it starts; describe(): the
+  // condition with its texts, called only when a notification is made.
+  template <typename Make, typename Describe>
+  void step(const std::string& key, const AlertCheck& c, Make&& make, Describe&& describe,
+            double now, std::vector<Notification>& out);
+  Notification make_notification(const Instance& a, const char* kind, double now) const;
+  AlertPhase phase_of(const std::string& key) const;
   std::map<std::string, std::string> unit_labels(std::string_view alert, const std::string& unit,
                                                  const UnitMemory& m) const;
 

@@ -177,7 +177,8 @@ WebhookConfig parse_webhook(const Reader& r, const json& v, const std::string& p
   if (!url)
     r.fail(path + ".url",
            error.find(w.url) == std::string::npos ? "\"" + w.url + "\": " + error : error);
-  w.name = url->host + ":" + url->port;
+  w.name = (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) + ":" +
+           url->port;
   if (v.contains("name")) {
     w.name = r.string(v["name"], path + ".name");
     if (w.name.empty()) r.fail(path + ".name", "must not be empty");

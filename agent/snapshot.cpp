@@ -32,6 +32,12 @@ const char* to_string(AlertPhase p) {
   return "inactive";
 }
 
+AlertPhase phase_of(const AlertPhases& phases, std::string_view alert) {
+  for (const auto& [name, phase] : phases)
+    if (name == alert) return phase;
+  return AlertPhase::inactive;
+}
+
 uint64_t UnitSample::rss() const {
   uint64_t sum = 0;
   for (const auto& p : processes) sum += p.rss();

@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mobasher {
@@ -59,6 +61,8 @@ const char* to_string(RestartCause c);
 // Where an alert instance stands, as mobasher_*_alert_state reports it (0, 1, 2).
 enum class AlertPhase { inactive = 0, pending = 1, firing = 2 };
 const char* to_string(AlertPhase p);
+using AlertPhases = std::vector<std::pair<std::string_view, AlertPhase>>;  // by alert name
+AlertPhase phase_of(const AlertPhases& phases, std::string_view alert);  // inactive if absent
 
 struct UnitSample {
   // From collectors.
@@ -76,8 +80,8 @@ struct UnitSample {
   std::optional<double> growth_bytes_per_second;
   std::optional<double> seconds_to_limit;
 
-  // From the alert evaluator: every unit alert by name.
-  std::map<std::string, AlertPhase> alerts;
+  // From the alert evaluator: every unit alert (names of static storage, kUnitAlerts).
+  AlertPhases alerts;
 
   bool up() const { return !processes.empty(); }
   uint64_t rss() const;
@@ -92,7 +96,7 @@ struct NodeSample {
   std::optional<double> pressure_some_seconds, pressure_full_seconds;
   // From the alert evaluator: thresholds resolved against MemTotal / SwapTotal, and states.
   std::optional<uint64_t> memory_available_min, swap_used_max;
-  std::map<std::string, AlertPhase> alerts;
+  AlertPhases alerts;
 };
 
 struct Snapshot {

@@ -10,9 +10,9 @@ namespace {
 using nlohmann::json;
 
 std::string rfc3339(double unix_seconds) {
+  // Rounded: 1800000000.25 s is 1800000000249999872 ns in a double; truncated it would be .249.
   return format_rfc3339(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::duration<double>(unix_seconds))));
+      std::chrono::round<std::chrono::milliseconds>(std::chrono::duration<double>(unix_seconds))));
 }
 
 // Alertmanager writes the zero time for "not ended" in webhook bodies.

@@ -128,7 +128,8 @@ void unit_families(Families& fs, const Snapshot& snap) {
     if (u.seconds_to_limit) Families::gauge(ttl, l, *u.seconds_to_limit);
     Families::gauge(predict, l, u.predict_seconds);
     for (const auto& [alert, phase] : u.alerts)
-      Families::gauge(alert_state, with(l, "alert", alert), static_cast<double>(phase));
+      Families::gauge(alert_state, with(l, "alert", std::string(alert)),
+                      static_cast<double>(phase));
 
     struct PerComm {
       uint64_t rss = 0, swap = 0, n = 0;
@@ -172,7 +173,7 @@ void node_families(Families& fs, const NodeSample& n) {
     auto& f = fs.family("mobasher_node_alert_state",
                         "State of each node alert: 0 inactive, 1 pending, 2 firing.", G);
     for (const auto& [alert, phase] : n.alerts)
-      Families::gauge(f, {{"alert", alert}}, static_cast<double>(phase));
+      Families::gauge(f, {{"alert", std::string(alert)}}, static_cast<double>(phase));
   }
   if (n.pressure_some_seconds || n.pressure_full_seconds) {
     auto& f = fs.family("mobasher_node_memory_pressure_seconds_total",

@@ -35,7 +35,7 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
     nlohmann::json restarts = nlohmann::json::object();
     for (const auto& [c, n] : u.restarts) restarts[to_string(c)] = n;
     nlohmann::json alerts = nlohmann::json::object();
-    for (const auto& [a, phase] : u.alerts) alerts[a] = to_string(phase);
+    for (const auto& [a, phase] : u.alerts) alerts[std::string(a)] = to_string(phase);
     const ProcessSample* main = u.main_process();
     uint64_t limit = u.effective_limit();
     nlohmann::json j = {
@@ -76,7 +76,7 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
     units.push_back(std::move(j));
   }
   nlohmann::json node_alerts = nlohmann::json::object();
-  for (const auto& [a, phase] : snap.node.alerts) node_alerts[a] = to_string(phase);
+  for (const auto& [a, phase] : snap.node.alerts) node_alerts[std::string(a)] = to_string(phase);
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [k, v] : snap.errors) errors[k] = v;
   return {{"version", version},

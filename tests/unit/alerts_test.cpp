@@ -52,7 +52,7 @@ std::vector<std::string> described(const std::vector<Notification>& ns) {
 }
 
 AlertPhase phase(const Step& s, const std::string& alert) {
-  return s.snap.units.at(0).alerts.at(alert);
+  return phase_of(s.snap.units.at(0).alerts, alert);
 }
 
 TEST(Alerts, MemoryHighFiresAfterForWithLabelsAndHumanAnnotations) {
@@ -277,7 +277,7 @@ TEST(Alerts, NodeMemoryLowAndSwapHighWithThresholdsInTheSnapshot) {
                                                           "MobasherNodeSwapHigh firing"}));
   EXPECT_EQ(*f.snap.node.memory_available_min, static_cast<uint64_t>(3.2 * (1ull << 30)));
   EXPECT_EQ(*f.snap.node.swap_used_max, static_cast<uint64_t>(6.4 * (1ull << 30)));
-  EXPECT_EQ(f.snap.node.alerts.at("MobasherNodeMemoryLow"), AlertPhase::firing);
+  EXPECT_EQ(phase_of(f.snap.node.alerts, "MobasherNodeMemoryLow"), AlertPhase::firing);
   EXPECT_EQ(f.notes[0].labels,
             (std::map<std::string, std::string>{{"alertname", "MobasherNodeMemoryLow"},
                                                 {"severity", "critical"},
@@ -302,7 +302,7 @@ TEST(Alerts, NoSwapMeansNoSwapAlertAndNoThreshold) {
   auto s = eval(e, kT0, {}, n);
   EXPECT_TRUE(s.notes.empty());
   EXPECT_FALSE(s.snap.node.swap_used_max);
-  EXPECT_EQ(s.snap.node.alerts.at("MobasherNodeSwapHigh"), AlertPhase::inactive);
+  EXPECT_EQ(phase_of(s.snap.node.alerts, "MobasherNodeSwapHigh"), AlertPhase::inactive);
 }
 
 TEST(Alerts, StateSurvivesARestartSoAResolveStillArrives) {
