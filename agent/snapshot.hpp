@@ -62,7 +62,7 @@ const char* to_string(RestartCause c);
 enum class AlertPhase { inactive = 0, pending = 1, firing = 2 };
 const char* to_string(AlertPhase p);
 using AlertPhases = std::vector<std::pair<std::string_view, AlertPhase>>;  // by alert name
-AlertPhase phase_of(const AlertPhases& phases, std::string_view alert);  // inactive if absent
+AlertPhase phase_of(const AlertPhases& phases, std::string_view alert);    // inactive if absent
 
 struct UnitSample {
   // From collectors.
