@@ -121,6 +121,13 @@ bool UnitCgroupFiles::open_memory(uint64_t inode) {
 
 std::vector<pid_t> UnitCgroupFiles::pids() {
   std::vector<pid_t> out;
+  // v1 builds cgroup.procs once per open file and hands the same list to every re-read from
+  // offset 0 until it goes unused for 1 s (CGROUP_PIDLIST_DESTROY_DELAY): with a kept fd and
+  // scans under 1 s apart, a process that joined later was never seen. v2 lists afresh.
+  if (!v2_ && procs_fd_ >= 0) {
+    ::close(procs_fd_);
+    procs_fd_ = -1;
+  }
   if (procs_fd_ < 0) procs_fd_ = open_ro(membership_ / "cgroup.procs");
   if (procs_fd_ >= 0) {
     auto text = pread_whole(procs_fd_, buf_, Records::many);

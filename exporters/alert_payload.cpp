@@ -1,6 +1,7 @@
 #include "exporters/alert_payload.hpp"
 
 #include <chrono>
+#include <cstdio>
 
 #include "agent/quantities.hpp"
 
@@ -13,6 +14,39 @@ std::string rfc3339(double unix_seconds) {
   // Rounded: 1800000000.25 s is 1800000000249999872 ns in a double; truncated it would be .249.
   return format_rfc3339(std::chrono::system_clock::time_point(
       std::chrono::round<std::chrono::milliseconds>(std::chrono::duration<double>(unix_seconds))));
+}
+
+// Go's %q (strconv.Quote), which Alertmanager's LabelSet.String() uses for label values.
+std::string go_quote(std::string_view v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\x%02x", c);
+          out += hex;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 // Alertmanager writes the zero time for "not ended" in webhook bodies.
@@ -39,8 +73,9 @@ std::string alert_payload(const std::string& format, const Notification& n,
     // One alert per body: every firing and resolved notification arrives on its own.
     std::map<std::string, std::string> group = {{"alertname", n.alertname}};
     if (n.labels.count("unit")) group["unit"] = n.labels.at("unit");
+    // As Alertmanager prints it: the root route's key, ':', the group's model.LabelSet.String().
     std::string key = "{}:{";
-    for (const auto& [k, v] : group) key += (key.size() > 4 ? "," : "") + k + "=\"" + v + "\"";
+    for (const auto& [k, v] : group) key += (key.size() > 4 ? ", " : "") + k + "=" + go_quote(v);
     key += "}";
     return dump({{"version", "4"},
                  {"groupKey", key},

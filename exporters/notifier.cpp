@@ -18,10 +18,40 @@ struct Notifier::Receiver {
   double last_keep_alive = 0;
 };
 
+namespace {
+
+// A receiver's answer in one log line: line breaks and quotes escaped, at most 200 bytes.
+std::string log_text(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '"' || c == '\\')
+      out += {'\\', c};
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::filesystem::path outbox_dir(const std::filesystem::path& state_dir, const std::string& name) {
-  std::string safe = name;
-  for (char& c : safe)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+  // Percent-encoding is reversible, so two names never share a directory ("a:b" is "a%3Ab",
+  // "a_b" stays); a name of dots only ("." / "..") is encoded whole so it stays inside outbox/.
+  bool dots_only = name.find_first_not_of('.') == std::string::npos;
+  std::string safe;
+  for (unsigned char c : name) {
+    if (!dots_only && (std::isalnum(c) || c == '.' || c == '_' || c == '-')) {
+      safe += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      safe += hex;
+    }
+  }
   return state_dir / "outbox" / safe;
 }
 
@@ -51,6 +81,10 @@ Notifier::Notifier(boost::asio::io_context& io, const AlertsConfig& cfg,
       ++counts_[w.name]["corrupt"];
       spdlog::error("outbox file unreadable receiver={} file={} error=\"{}\" kept_as={}", w.name,
                     p.file, p.error, p.kept_as.empty() ? "(not renamed)" : p.kept_as);
+    }
+    if (size_t dropped = r->outbox.dropped_at_load()) {  // outbox_max was lowered
+      counts_[w.name]["dropped"] += dropped;
+      spdlog::warn("outbox full receiver={} dropped={} max={}", w.name, dropped, cfg.outbox_max);
     }
     if (r->outbox.size())
       spdlog::info("outbox loaded receiver={} queued={} dir={}", w.name, r->outbox.size(),
@@ -94,8 +128,9 @@ void Notifier::keep_alive(const std::function<std::vector<Notification>()>& firi
   double now = clock_();
   std::optional<std::vector<Notification>> due;
   for (auto& r : receivers_) {
+    // A wall clock stepped back is due at once, or Alertmanager would expire the alerts.
     if (r->cfg.format != "alertmanager-api" ||
-        now - r->last_keep_alive < kAlertmanagerResendSeconds)
+        (now >= r->last_keep_alive && now - r->last_keep_alive < kAlertmanagerResendSeconds))
       continue;
     r->last_keep_alive = now;
     if (!due) due = firing();
@@ -133,19 +168,17 @@ void Notifier::on_result(Receiver& r, uint64_t seq, const HttpResult& res) {
   if (res.status >= 400 && res.status < 500 && res.status != 408 && res.status != 429) {
     // The receiver will never take this body; retrying would block every later one.
     ++counts["rejected"];
+    std::string kept = r.outbox.pop_front(true);
     spdlog::error(
         "notification rejected receiver={} alert={} unit={} http_status={} body=\"{}\" kept_as={}",
-        r.cfg.name, alert, unit, res.status, res.body.substr(0, 200),
-        (r.outbox.dir() / "*.rejected").string());
-    r.outbox.pop_front(true);
+        r.cfg.name, alert, unit, res.status, log_text(res.body), kept.empty() ? "-" : kept);
     r.backoff = Duration(0);
     return kick(r);
   }
   ++counts["failed"];
   r.backoff = r.backoff.count() == 0 ? Duration(1'000) : std::min(r.backoff * 2, max_backoff_);
-  std::string error = res.status
-                          ? "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 200)
-                          : res.error;
+  std::string error =
+      log_text(res.status ? "HTTP " + std::to_string(res.status) + ": " + res.body : res.error);
   spdlog::warn(
       "notification failed receiver={} alert={} unit={} error=\"{}\" retry_in={} queued={}",
       r.cfg.name, alert, unit, error, format_duration(r.backoff), r.outbox.size());

@@ -71,9 +71,11 @@ std::vector<Outbox::Problem> Outbox::load() {
     problems.push_back(std::move(pr));
   }
   trim_set_aside();
+  dropped_at_load_ = 0;
   while (entries_.size() > max_) {
     erase_file(entries_.front());
     entries_.pop_front();
+    ++dropped_at_load_;
   }
   return problems;
 }
@@ -109,18 +111,23 @@ size_t Outbox::push(Notification n, bool head_in_flight, std::string& err) {
   return dropped;
 }
 
-void Outbox::pop_front(bool keep_as_rejected) {
-  if (entries_.empty()) return;
+std::string Outbox::pop_front(bool keep_as_rejected) {
+  if (entries_.empty()) return "";
   const Entry& e = entries_.front();
+  std::string kept;
   if (keep_as_rejected && e.on_disk) {
     std::error_code ec;
     fs::rename(file_of(e.seq), file_of(e.seq, ".rejected"), ec);
-    if (ec) erase_file(e);
+    if (ec)
+      erase_file(e);
+    else
+      kept = file_of(e.seq, ".rejected").string();
     trim_set_aside();
   } else {
     erase_file(e);
   }
   entries_.pop_front();
+  return kept;
 }
 
 void Outbox::erase_file(const Entry& e) {

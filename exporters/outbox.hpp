@@ -31,6 +31,8 @@ class Outbox {
   // Reads what an earlier run left, oldest first. Unreadable files are renamed *.corrupt (never
   // deleted) and reported; at most kKeepSetAside set-aside files are kept.
   std::vector<Problem> load();
+  // How many of the oldest load() removed because more than max_entries were on disk.
+  size_t dropped_at_load() const { return dropped_at_load_; }
 
   // Appends n. A repeat is not added while a firing notification of the same alert waits or is
   // in flight; a firing or resolved one replaces queued repeats of its alert (but not the head
@@ -39,8 +41,9 @@ class Outbox {
   size_t push(Notification n, bool head_in_flight, std::string& err);
 
   const Entry* front() const { return entries_.empty() ? nullptr : &entries_.front(); }
-  // The head was delivered (or rejected: then its file is kept as SEQ.rejected for inspection).
-  void pop_front(bool keep_as_rejected = false);
+  // The head was delivered (or rejected: then its file is kept as SEQ.rejected for inspection,
+  // and that path is returned; empty when nothing was kept).
+  std::string pop_front(bool keep_as_rejected = false);
   size_t size() const { return entries_.size(); }
   const std::filesystem::path& dir() const { return dir_; }
 
@@ -55,6 +58,7 @@ class Outbox {
   size_t max_;
   std::deque<Entry> entries_;
   uint64_t next_seq_ = 1;
+  size_t dropped_at_load_ = 0;
 };
 
 }  // namespace mobasher

@@ -314,5 +314,117 @@ TEST(Metrics, PromtoolAcceptsAnEmptySnapshotAndOddLabelValues) {
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n" << eo.text();
 }
 
+// ---- alerting ----
+
+Snapshot alerting_units() {
+  Snapshot s = two_units();
+  s.units[0].predict_seconds = 900;
+  s.units[0].alerts = {{"MobasherUnitMemoryHigh", AlertPhase::firing},
+                       {"MobasherUnitMemoryCritical", AlertPhase::inactive},
+                       {"MobasherUnitMemoryExhaustionPredicted", AlertPhase::pending}};
+  s.units[1].alerts = {{"MobasherUnitMemoryHigh", AlertPhase::inactive}};
+  s.node.memory_available_min = 1717986918;  // 10% of 16 GiB
+  s.node.swap_used_max = 1717986918;         // 80% of 2 GiB
+  s.node.alerts = {{"MobasherNodeMemoryLow", AlertPhase::pending},
+                   {"MobasherNodeSwapHigh", AlertPhase::inactive}};
+  return s;
+}
+
+AgentStats notifying_agent() {
+  AgentStats a = agent_stats();
+  a.notifications_total = {
+      {"am", {{"sent", 12}, {"failed", 3}, {"rejected", 1}, {"dropped", 0}, {"corrupt", 2}}},
+      {"127.0.0.1:9093", {{"sent", 4}}}};
+  a.notification_queue = {{"am", 5}, {"127.0.0.1:9093", 0}};
+  return a;
+}
+
+TEST(Metrics, UnitAlertStateByAlert) {
+  auto e = render(alerting_units());
+  EXPECT_EQ(e.value("mobasher_unit_alert_state", ch1({{"alert", "MobasherUnitMemoryHigh"}})), 2.0);
+  EXPECT_EQ(e.value("mobasher_unit_alert_state", ch1({{"alert", "MobasherUnitMemoryCritical"}})),
+            0.0);
+  EXPECT_EQ(e.value("mobasher_unit_alert_state",
+                    ch1({{"alert", "MobasherUnitMemoryExhaustionPredicted"}})),
+            1.0);
+  EXPECT_EQ(e.value("mobasher_unit_alert_state", ch2({{"alert", "MobasherUnitMemoryHigh"}})), 0.0);
+  EXPECT_FALSE(
+      e.value("mobasher_unit_alert_state", ch2({{"alert", "MobasherUnitMemoryCritical"}})));
+  // Label order: unit, group, channel, then alert.
+  EXPECT_THAT(e.text(), HasSubstr("mobasher_unit_alert_state{unit=\"archiver@ch1.service\","
+                                  "group=\"archiver\",channel=\"ch1\","
+                                  "alert=\"MobasherUnitMemoryHigh\"} 2\n"));
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_unit_alert_state gauge"));
+}
+
+TEST(Metrics, PredictWindowForEveryUnit) {
+  auto e = render(alerting_units());
+  EXPECT_EQ(e.value("mobasher_unit_predict_window_seconds", ch1()), 900.0);
+  EXPECT_EQ(e.value("mobasher_unit_predict_window_seconds", ch2()), 600.0);  // the default
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_unit_predict_window_seconds gauge"));
+}
+
+TEST(Metrics, NodeAlertStateAndThresholds) {
+  auto e = render(alerting_units());
+  EXPECT_EQ(e.value("mobasher_node_alert_state", {{"alert", "MobasherNodeMemoryLow"}}), 1.0);
+  EXPECT_EQ(e.value("mobasher_node_alert_state", {{"alert", "MobasherNodeSwapHigh"}}), 0.0);
+  EXPECT_EQ(e.value("mobasher_node_memory_available_min_bytes"), 1717986918.0);
+  EXPECT_EQ(e.value("mobasher_node_swap_used_max_bytes"), 1717986918.0);
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_node_alert_state gauge"));
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_node_memory_available_min_bytes gauge"));
+}
+
+TEST(Metrics, NodeAlertSeriesAbsentWithoutAnEvaluator) {
+  auto e = render(two_units());  // no thresholds resolved, no alert states
+  EXPECT_FALSE(e.value("mobasher_node_memory_available_min_bytes"));
+  EXPECT_FALSE(e.value("mobasher_node_swap_used_max_bytes"));
+  EXPECT_EQ(e.count_with_label("alert", "MobasherNodeMemoryLow"), 0u);
+  EXPECT_THAT(e.text(), Not(HasSubstr("mobasher_node_alert_state")));
+  EXPECT_THAT(e.text(), Not(HasSubstr("mobasher_unit_alert_state")));
+}
+
+TEST(Metrics, SwapThresholdAbsentWithoutSwap) {
+  Snapshot s = alerting_units();
+  s.node.swap_total = 0;
+  s.node.swap_used_max.reset();  // the evaluator resolves nothing against SwapTotal 0
+  auto e = render(s);
+  EXPECT_FALSE(e.value("mobasher_node_swap_used_max_bytes"));
+  EXPECT_EQ(e.value("mobasher_node_memory_available_min_bytes"), 1717986918.0);
+}
+
+TEST(Metrics, NotificationCountersAndQueueByReceiver) {
+  auto e = Exposition(render_exposition(build_families(alerting_units(), notifying_agent(), {})));
+  auto total = [&](const std::string& receiver, const std::string& result) {
+    return e.value("mobasher_notifications_total", {{"receiver", receiver}, {"result", result}});
+  };
+  EXPECT_EQ(total("am", "sent"), 12.0);
+  EXPECT_EQ(total("am", "failed"), 3.0);
+  EXPECT_EQ(total("am", "rejected"), 1.0);
+  EXPECT_EQ(total("am", "dropped"), 0.0);
+  EXPECT_EQ(total("am", "corrupt"), 2.0);
+  EXPECT_EQ(total("127.0.0.1:9093", "sent"), 4.0);
+  EXPECT_EQ(e.value("mobasher_notification_queue_length", {{"receiver", "am"}}), 5.0);
+  EXPECT_EQ(e.value("mobasher_notification_queue_length", {{"receiver", "127.0.0.1:9093"}}), 0.0);
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_notifications_total counter"));
+  EXPECT_THAT(e.text(), HasSubstr("# TYPE mobasher_notification_queue_length gauge"));
+  EXPECT_THAT(e.text(),
+              HasSubstr("mobasher_notifications_total{receiver=\"am\",result=\"sent\"} 12\n"));
+}
+
+TEST(Metrics, NoNotificationSeriesWithoutReceivers) {
+  auto e = render(two_units());
+  EXPECT_THAT(e.text(), Not(HasSubstr("mobasher_notifications_total")));
+  EXPECT_THAT(e.text(), Not(HasSubstr("mobasher_notification_queue_length")));
+}
+
+TEST(Metrics, PromtoolAcceptsTheAlertingFamilies) {
+  ASSERT_TRUE(promtool_installed())
+      << "promtool not found: install the Debian package `prometheus`";
+  auto text = render_exposition(build_families(alerting_units(), notifying_agent(), {}));
+  auto r = promtool_check(text);
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
+  EXPECT_THAT(r.output, Not(HasSubstr("error")));
+}
+
 }  // namespace
 }  // namespace mobasher
