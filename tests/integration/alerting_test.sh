@@ -188,29 +188,15 @@ rcv_statuses() {
 # firing (at least once), then resolved (at least once), nothing else, no firing after a resolved.
 order_ok() { [[ $1 =~ ^firing(,firing)*(,resolved)+$ ]]; }
 
-# start_agent NAME CONFIG STATE: `run` on a free loopback port (retried when lost to a race); sets
-# AGENT_PID, APORT, AURL, AGENT_LOG; waits (bounded) for /healthz 200 and a scan that sees the unit.
-start_agent() {
-  local name=$1 conf=$2 state=$3 attempt
+# start_unit_agent NAME CONFIG STATE: the agent (lib.sh's start_agent) with its log in
+# AGENT_LOG and its URL in AURL; waits (bounded) for a scan that sees the unit.
+start_unit_agent() {
+  local name=$1 conf=$2 state=$3
   AGENT_LOG="$WORK/agent-$name.log"
-  for attempt in 1 2 3 4 5; do
-    APORT=$(free_port) || die "no free port"
-    "$AGENT" run --config "$conf" --state-dir "$state" --cgroup-root "$CG" --listen "127.0.0.1:$APORT" \
-      --log-level debug >>"$AGENT_LOG" 2>&1 &
-    AGENT_PID=$!
-    STARTED_PIDS+=("$AGENT_PID")
-    if wait_until 20 http_ok_or_dead "http://127.0.0.1:$APORT/healthz" "$AGENT_PID" && alive "$AGENT_PID"; then
-      AURL="http://127.0.0.1:$APORT"
-      wait_until 20 unit_seen || die "agent ($name) never exported $UNIT: $(tail -n 5 "$AGENT_LOG" | tr '\n' ' ')"
-      log "agent ($name) pid=$AGENT_PID at $AURL, log $(basename "$AGENT_LOG")"
-      return 0
-    fi
-    log "agent ($name) attempt $attempt on port $APORT: not healthy: $(tail -n 3 "$AGENT_LOG" | tr '\n' ' ')"
-    stop_pid "$AGENT_PID" 2
-    forget_pid "$AGENT_PID"
-    AGENT_PID=""
-  done
-  die "agent ($name) did not become healthy"
+  start_agent "$AGENT_LOG" --config "$conf" --state-dir "$state" --cgroup-root "$CG" --log-level debug
+  AURL="http://127.0.0.1:$APORT"
+  wait_until 20 unit_seen || die "agent ($name) never exported $UNIT: $(tail -n 5 "$AGENT_LOG" | tr '\n' ' ')"
+  log "agent ($name) pid=$AGENT_PID at $AURL, log $(basename "$AGENT_LOG")"
 }
 stop_agent() { [[ -n $AGENT_PID ]] && { stop_pid "$AGENT_PID" 5; forget_pid "$AGENT_PID"; AGENT_PID=""; }; }
 
@@ -387,7 +373,7 @@ EOF
     "      { \"name\": \"am\", \"url\": \"$amurl/api/v2/alerts\", \"format\": \"alertmanager-api\" }"
   out=$("$AGENT" check-config "$WORK/agent-am.json" 2>&1) && pass "check-config accepts the alertmanager-api config" ||
     fail "check-config rejects the alertmanager-api config: $(head -n 3 <<<"$out" | tr '\n' ' ')"
-  start_agent am "$WORK/agent-am.json" "$state"
+  start_unit_agent am "$WORK/agent-am.json" "$state"
 
   # Prometheus with the project's rules. To keep the test at seconds, not minutes, the test copy
   # has `for: 30s` shortened to `for: 2s` and the groups' own `interval:` (15s) set to 1s; nothing
@@ -577,7 +563,7 @@ part_outbox() {
   write_agent_config "$WORK/agent-outbox.json" \
 "      { \"name\": \"hook\", \"url\": \"http://127.0.0.1:$rport/hook\", \"format\": \"alertmanager-webhook\" },
       { \"name\": \"hookjson\", \"url\": \"http://127.0.0.1:$rport/json\", \"format\": \"json\" }"
-  start_agent outbox-1 "$WORK/agent-outbox.json" "$state"
+  start_unit_agent outbox-1 "$WORK/agent-outbox.json" "$state"
   start_leaker 64
   wait_until 20 log_has "$AGENT_LOG" "alert firing" "alert=$ALERT" "unit=$UNIT" &&
     pass "(c) firing while the receiver is down: $(log_line "$AGENT_LOG" "alert firing" "alert=$ALERT" "unit=$UNIT")" ||
@@ -604,7 +590,7 @@ part_outbox() {
   AGENT_PID=""
   kill_leaker  # the condition clears while the agent is dead
 
-  start_agent outbox-2 "$WORK/agent-outbox.json" "$state"
+  start_unit_agent outbox-2 "$WORK/agent-outbox.json" "$state"
   s0=$(metric mobasher_scans_total)
   wait_until 20 log_has "$AGENT_LOG" "alert resolved" "alert=$ALERT" "unit=$UNIT" &&
     pass "(c) restarted agent saw the clear: $(log_line "$AGENT_LOG" "alert resolved" "alert=$ALERT" "unit=$UNIT")" ||
@@ -703,7 +689,7 @@ EOF
   corrupt="$state/outbox/hook/00000000000000000001.json"
   printf '{"garbage": \x00\x01 not json' >"$WORK/corrupt.orig"
   cp "$WORK/corrupt.orig" "$corrupt"
-  start_agent bad "$WORK/agent-bad.json" "$state"
+  start_unit_agent bad "$WORK/agent-bad.json" "$state"
   wait_until 10 log_has "$AGENT_LOG" "outbox file unreadable" "receiver=hook" "file=$corrupt" &&
     pass "(d) corrupt outbox file: $(log_line "$AGENT_LOG" "outbox file unreadable" "receiver=hook" "file=$corrupt")" ||
     fail "(d) corrupt outbox file: no 'outbox file unreadable receiver=hook file=$corrupt' in the log (lines with 'outbox': $(grep -F outbox "$AGENT_LOG" | head -n 2 | cut -c1-300 | tr '\n' ' '))"

@@ -67,27 +67,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_agent LOG ARGS...: `run` on a free loopback port (retried if the port is lost to a race);
-# sets AGENT_PID and APORT; waits (bounded) for /healthz 200.
-start_agent() {
-  local logf=$1; shift
-  local attempt
-  for attempt in 1 2 3 4 5; do
-    APORT=$(free_port) || die "no free port"
-    "$AGENT" run "$@" --listen "127.0.0.1:$APORT" >"$logf" 2>&1 &
-    AGENT_PID=$!
-    STARTED_PIDS+=("$AGENT_PID")
-    if wait_until 10 http_ok_or_dead "http://127.0.0.1:$APORT/healthz" "$AGENT_PID" &&
-      alive "$AGENT_PID"; then
-      return 0
-    fi
-    log "agent attempt $attempt on port $APORT: not healthy: $(tail -n 3 "$logf" | tr '\n' ' ')"
-    stop_pid "$AGENT_PID" 2
-    forget_pid "$AGENT_PID"
-  done
-  die "agent did not become healthy: $*"
-}
-
 # --- good and broken configs ----------------------------------------------------------------------
 cat >"$WORK/good.json" <<EOF
 // a good config, with comments

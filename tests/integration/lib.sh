@@ -100,6 +100,28 @@ not_alive() { ! alive "$1"; }
 # For wait_until: URL answers 200, or PID died (so the caller stops waiting early).
 http_ok_or_dead() { [[ $(http_code "$1") == 200 ]] || not_alive "$2"; }
 
+# start_agent LOG ARGS...: `$AGENT run ARGS` on a free loopback port (retried when the port is lost
+# to a race), appending to LOG; sets AGENT_PID and APORT; waits (bounded) for /healthz 200.
+start_agent() {
+  local logf=$1; shift
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    APORT=$(free_port) || die "no free port"
+    "$AGENT" run "$@" --listen "127.0.0.1:$APORT" >>"$logf" 2>&1 &
+    AGENT_PID=$!
+    STARTED_PIDS+=("$AGENT_PID")
+    if wait_until 20 http_ok_or_dead "http://127.0.0.1:$APORT/healthz" "$AGENT_PID" &&
+      alive "$AGENT_PID"; then
+      return 0
+    fi
+    log "agent attempt $attempt on port $APORT: not healthy: $(tail -n 3 "$logf" | tr '\n' ' ')"
+    stop_pid "$AGENT_PID" 2
+    forget_pid "$AGENT_PID"
+    AGENT_PID=""
+  done
+  die "agent did not become healthy: $*"
+}
+
 # Drops PID from STARTED_PIDS once it has been reaped, so cleanup never signals a reused PID.
 forget_pid() {
   local p keep=()
