@@ -89,9 +89,12 @@ void count(benchmark::State& state, const mobasher::Snapshot& snap) {
 // Monotonic time that advances 1 s per iteration, so the scanner's discovery schedule is
 // deterministic: with a 1 h discovery_interval no timed scan searches (BM_Scan), with 10 ms every
 // timed scan does (BM_ScanWithDiscovery).
+// The scan's monotonic clock advancing by the default scan_interval (5 s) per scan. (Below 2 s
+// the v1 reader re-opens cgroup.procs every scan: BM_ScanFastInterval measures that case.)
 struct FakeMono {
+  std::chrono::steady_clock::duration step = std::chrono::seconds(5);
   std::chrono::steady_clock::time_point t{};
-  std::chrono::steady_clock::time_point next() { return t += std::chrono::seconds(1); }
+  std::chrono::steady_clock::time_point next() { return t += step; }
 };
 
 void BM_Scan(benchmark::State& state) {
@@ -105,6 +108,18 @@ void BM_Scan(benchmark::State& state) {
   count(state, snap);
 }
 BENCHMARK(BM_Scan);
+
+void BM_ScanFastInterval(benchmark::State& state) {  // scan_interval 1 s
+  mobasher::Scanner scanner(scanner_options(), units_config("1h"));
+  FakeMono mono{std::chrono::seconds(1)};
+  auto snap = scanner.scan(mobasher::WallClock::now(), mono.next());
+  for (auto _ : state) {
+    snap = scanner.scan(mobasher::WallClock::now(), mono.next());
+    benchmark::DoNotOptimize(snap);
+  }
+  count(state, snap);
+}
+BENCHMARK(BM_ScanFastInterval);
 
 void BM_ScanWithDiscovery(benchmark::State& state) {
   // discovery_interval 10ms (the config minimum) with the clock advancing 1 s per scan: every

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string_view>
@@ -36,7 +37,8 @@ class UnitCgroupFiles {
   UnitCgroupFiles& operator=(const UnitCgroupFiles&) = delete;
 
   // PIDs of the cgroup and of its child cgroups (bounded depth), sorted, unique; empty if gone.
-  std::vector<pid_t> pids();
+  // now: the scan's monotonic time (v1 re-opens cgroup.procs when the last read is that recent).
+  std::vector<pid_t> pids(std::chrono::steady_clock::time_point now = {});
   CgroupReadResult memory();
 
  private:
@@ -48,6 +50,7 @@ class UnitCgroupFiles {
   bool v2_;
   int max_depth_;
   int procs_fd_ = -1;
+  std::optional<std::chrono::steady_clock::time_point> last_procs_read_;
   int mem_fd_[kSlots];
   uint64_t generation_ = 0;
   std::string buf_;

@@ -98,7 +98,7 @@ Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
           hier_.memory.empty() ? std::filesystem::path() : hier_.memory / uc.rel.substr(1),
           hier_.memory_v2);
     files->seen = true;
-    add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, files->pids(), files.get());
+    add_unit(snap, uc.unit, uc.group, uc.channel, uc.rel, files->pids(mono), files.get());
   }
   // Units that are gone: close their descriptors (bounded by the units of one scan).
   std::erase_if(cgroups_, [](auto& kv) { return !std::exchange(kv.second->seen, false); });
