@@ -84,7 +84,7 @@ Daemon::Daemon(CliOptions cli, Config config)
       alerts_(alert_settings(config_, host_name())),
       scan_hist_(scan_duration_buckets()) {
   stats_.version = MOBASHER_VERSION;
-  for (const char* source : {"cgroup", "proc", "node", "state", "duplicate_unit", "alert_state"})
+  for (const char* source : {"cgroup", "proc", "node", "state", "duplicate_unit"})
     stats_.scan_errors_total[source] = 0;
 }
 
@@ -162,7 +162,11 @@ void Daemon::handle_alerts(Snapshot& snap) {
     else
       spdlog::info("alert resolved alert={} unit={}", n.alertname, unit);
   }
-  if (!notifier_) return;
+  if (!notifier_) {  // none configured (perhaps no longer, after a reload): no stale series
+    stats_.notifications_total.clear();
+    stats_.notification_queue.clear();
+    return;
+  }
   notifier_->notify(notes);
   double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
   notifier_->keep_alive([&] { return alerts_.firing(now); });
