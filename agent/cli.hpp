@@ -1,4 +1,4 @@
-// Command line: `mobasher-agent [run|once|status|check-config|version] [flags]`.
+// Command line: `mobasher-agent [run|once|status|history|check-config|version] [flags]`.
 #pragma once
 
 #include <optional>
@@ -14,6 +14,12 @@ struct CliOptions {
   std::string log_level = "info";
   bool dry_run = false, local = false, help = false;
   std::string check_file;  // check-config FILE
+  // status and history
+  std::string format = "table";  // table, json; history also csv
+  std::string color = "auto";    // auto, always, never
+  // history: the unit as typed (archiver@ch1 or archiver@ch1.service); WHEN as typed (6h,
+  // 2026-12-01T10:00:00Z, now), already checked by parse_cli
+  std::optional<std::string> unit, since, until;
 };
 
 class CliError : public std::runtime_error {

@@ -280,7 +280,7 @@ ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& p
 }
 
 HistoryConfig parse_history(const Reader& r, const json& v, const std::string& path) {
-  r.only_keys(v, path, {"interval", "max_file_size", "max_files", "max_age"});
+  r.only_keys(v, path, {"interval", "max_file_size", "max_files", "max_age", "max_total_size"});
   HistoryConfig h;
   if (v.contains("interval"))
     h.interval = r.duration(v["interval"], path + ".interval", Duration(1'000));
@@ -292,6 +292,13 @@ HistoryConfig parse_history(const Reader& r, const json& v, const std::string& p
     h.max_files = static_cast<int>(r.integer(v["max_files"], path + ".max_files", 1, 10'000));
   if (v.contains("max_age"))
     h.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+  if (v.contains("max_total_size"))
+    h.max_total_size = r.size(v["max_total_size"], path + ".max_total_size", false).bytes;
+  if (h.max_total_size < 2 * h.max_file_size)
+    r.fail(path + (v.contains("max_total_size") ? ".max_total_size" : ".max_file_size"),
+           "max_total_size (" + format_bytes(h.max_total_size) +
+               ") must be at least twice max_file_size (" + format_bytes(h.max_file_size) +
+               "): the current file and one rotated file must fit");
   return h;
 }
 

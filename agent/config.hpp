@@ -69,6 +69,7 @@ struct HistoryConfig {
   Duration interval{15'000}, max_age{30LL * 86400'000};
   uint64_t max_file_size = 16ull << 20;
   int max_files = 30;
+  uint64_t max_total_size = 512ull << 20;  // every history file together
 };
 
 struct Config {

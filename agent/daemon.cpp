@@ -11,6 +11,9 @@
 #include <fstream>
 
 #include "agent/atomic_file.hpp"
+#include "agent/history_seed.hpp"
+#include "exporters/history_api.hpp"
+#include "exporters/history_record.hpp"
 #include "exporters/self_metrics.hpp"
 #include "exporters/status_json.hpp"
 #include "exporters/status_page.hpp"
@@ -26,6 +29,11 @@ std::string unit_globs(const Config& c) {
         g.units.empty() ? g.name + " (by " + (g.match->comm ? "comm" : "cmdline") + ")" : g.units;
   }
   return out.empty() ? "(no groups configured)" : out;
+}
+
+bool same_store(const HistoryOptions& a, const HistoryOptions& b) {
+  return a.dir == b.dir && a.max_file_size == b.max_file_size && a.max_files == b.max_files &&
+         a.max_age == b.max_age && a.max_total_size == b.max_total_size;
 }
 
 }  // namespace
@@ -54,6 +62,16 @@ TrackerOptions tracker_options(const Config& c) {
   return o;
 }
 
+HistoryOptions history_options(const Config& c) {
+  HistoryOptions o;
+  o.dir = std::filesystem::path(c.state_dir) / "history";
+  o.max_file_size = c.history.max_file_size;
+  o.max_files = c.history.max_files;
+  o.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.history.max_age);
+  o.max_total_size = c.history.max_total_size;
+  return o;
+}
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
@@ -70,6 +88,11 @@ std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, con
   p->stale_after = 3 * cfg.scan_interval;
   if (snap->errors.count("node") && !snap->node.mem_total)
     p->failure = "cannot read meminfo under the proc root";
+  if (stats.history && !stats.history->error.empty())
+    p->warning = "history not written since " + format_rfc3339(stats.history->error_since) + ": " +
+                 stats.history->error + " (" + std::to_string(stats.history->pending) +
+                 " records pending, " + std::to_string(stats.history->records_dropped) +
+                 " dropped)";
   p->snapshot = std::move(snap);
   return p;
 }
@@ -129,6 +152,30 @@ void Daemon::save_json_state(State& state, const char* file, std::string& last_e
 void Daemon::load_state() {
   load_json_state(tracker_, "units.json");
   load_json_state(alerts_, "alerts.json");
+  seed_from_history();
+}
+
+// After units.json: what it lacks (growth samples; counters when it is missing or older) comes
+// from the history, so restarts_total and predictions do not start from zero.
+void Daemon::seed_from_history() {
+  if (!history_) return;
+  SeedOptions o;
+  o.growth_window = tracker_options(config_).growth_window;
+  o.working_set = config_.measure == "working_set";
+  HistoryReadStats read;
+  auto seeds = read_seeds(history_->options().dir, WallClock::now(), o, &read);
+  for (const auto& [unit, seed] : seeds) tracker_.seed(unit, seed);
+  for (const auto& e : read.errors) spdlog::warn("history unreadable {}", e);
+  spdlog::info("history read units={} files={} records={} bad_records={}", seeds.size(), read.files,
+               read.matched, read.bad_lines);
+}
+
+// Events of this scan, then (every history.interval) one sample per unit and one of the node.
+void Daemon::record_history(const Snapshot& snap) {
+  if (!history_ || snap.taken_at < next_history_sample_) return;
+  for (const auto& u : snap.units) history_append(history_unit_sample(u, snap.taken_at));
+  history_append(history_node_sample(snap.node, snap.taken_at));
+  next_history_sample_ = snap.taken_at + config_.history.interval;
 }
 
 void Daemon::save_state() {
@@ -154,6 +201,12 @@ void Daemon::handle_alerts(Snapshot& snap) {
   for (const auto& n : notes) {
     if (n.kind == "repeat") continue;
     const std::string unit = n.labels.count("unit") ? n.labels.at("unit") : "-";
+    history_append(history_event(n.status == "firing" ? "alert_firing" : "alert_resolved",
+                                 snap.taken_at, unit == "-" ? "" : unit,
+                                 {{"alert", n.alertname},
+                                  {"severity", n.labels.at("severity")},
+                                  {"value", n.value},
+                                  {"threshold", n.threshold}}));
     if (n.status == "firing")
       spdlog::warn("alert firing alert={} unit={} severity={} value={} threshold={} summary=\"{}\"",
                    n.alertname, unit, n.labels.at("severity"),
@@ -197,11 +250,17 @@ void Daemon::log_changes(const Snapshot& snap) {
       if (prev == last_->units.end()) continue;
       for (const auto& [cause, n] : u.restarts) {
         auto old = prev->restarts.count(cause) ? prev->restarts.at(cause) : 0;
-        if (n > old)
-          spdlog::info("restart observed unit={} cause={} total={}", u.unit, to_string(cause), n);
+        if (n <= old) continue;
+        spdlog::info("restart observed unit={} cause={} total={}", u.unit, to_string(cause), n);
+        history_append(history_event("restart", snap.taken_at, u.unit,
+                                     {{"cause", to_string(cause)}, {"total", n}}));
       }
-      if (u.oom_kills_total > prev->oom_kills_total)
+      if (u.oom_kills_total > prev->oom_kills_total) {
         spdlog::warn("oom kill unit={} total={}", u.unit, u.oom_kills_total);
+        history_append(history_event("oom_kill", snap.taken_at, u.unit,
+                                     {{"increase", u.oom_kills_total - prev->oom_kills_total},
+                                      {"total", u.oom_kills_total}}));
+      }
     }
   }
   known_units_ = std::move(now);
@@ -219,6 +278,8 @@ void Daemon::scan_now() {
     scan_hist_.Observe(snap->scan_seconds);
     stats_.scan_duration = scan_hist_.Collect().histogram;
     log_changes(*snap);
+    record_history(*snap);
+    if (history_) stats_.history = history_->status();
     pub_.publish(render(snap, stats_, config_));
     last_ = snap;
   } catch (const std::exception& e) {
@@ -255,11 +316,20 @@ void Daemon::reload() {
       spdlog::warn("reload: listen changed from {} to {}; takes effect on restart", config_.listen,
                    fresh.listen);
     fresh.listen = config_.listen;
+    if (fresh.state_dir != config_.state_dir)
+      spdlog::warn("reload: state_dir changed from {} to {}; takes effect on restart",
+                   config_.state_dir, fresh.state_dir);
+    fresh.state_dir = config_.state_dir;
+    bool history_changed = history_ && !same_store(history_options(fresh), history_->options());
     scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
     tracker_.set_options(tracker_options(fresh));
     alerts_.set_settings(alert_settings(fresh, host_name()));
     config_ = std::move(fresh);
     start_notifier();
+    if (history_changed) {
+      history_.reset();  // syncs what is pending before the new one recovers the directory
+      history_ = std::make_unique<HistoryWriter>(history_options(config_));
+    }
     spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source,
                  config_.groups.size(), to_string(scanner_->hierarchies().layout));
     scan_now();
@@ -279,14 +349,27 @@ void Daemon::on_signal(int signo) {
     });
     return;
   }
-  spdlog::info("stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  stop_reason_ = signo == SIGTERM ? "SIGTERM" : "SIGINT";
+  spdlog::info("stopping signal={}", stop_reason_);
   io_.stop();
 }
 
 int Daemon::run() {
+  history_ = std::make_unique<HistoryWriter>(history_options(config_));
+  // The directory is fixed for the run (state_dir changes take effect on restart).
+  HistoryHandler history_api_handler = [dir = history_->options().dir](const QueryParams& q) {
+    try {
+      auto req = parse_history_query(q, WallClock::now());
+      return HttpReply{
+          200, "application/json",
+          history_api(dir, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    } catch (const HistoryQueryError& e) {
+      return HttpReply{400, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
+    }
+  };
   std::unique_ptr<HttpServer> http;
   try {
-    http = std::make_unique<HttpServer>(config_.listen, pub_);
+    http = std::make_unique<HttpServer>(config_.listen, pub_, std::move(history_api_handler));
   } catch (const HttpError& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -296,6 +379,9 @@ int Daemon::run() {
       MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
       format_duration(config_.scan_interval), config_.state_dir);
   load_state();
+  history_append(history_event(
+      "agent_start", WallClock::now(), "",
+      {{"version", MOBASHER_VERSION}, {"pid", ::getpid()}, {"config", config_.source}}));
   start_notifier();
   signals_.async_wait([this](const boost::system::error_code& ec, int s) {
     if (!ec) on_signal(s);
@@ -305,6 +391,8 @@ int Daemon::run() {
   schedule_scan();
   io_.run();
   save_state();
+  history_append(history_event("agent_stop", WallClock::now(), "", {{"reason", stop_reason_}}));
+  history_.reset();  // syncs the records still pending
   notifier_.reset();
   http.reset();
   spdlog::info("stopped");

@@ -16,6 +16,7 @@
 #include "agent/config.hpp"
 #include "agent/unit_tracker.hpp"
 #include "collectors/scanner.hpp"
+#include "exporters/history_writer.hpp"
 #include "exporters/http_server.hpp"
 #include "exporters/metrics.hpp"
 #include "exporters/notifier.hpp"
@@ -26,7 +27,8 @@ namespace mobasher {
 Config apply_flags(Config c, const CliOptions& cli);
 ScannerOptions scanner_options(const CliOptions& cli);
 TrackerOptions tracker_options(const Config& c);
-std::string host_name();  // gethostname(), "localhost" if it fails
+HistoryOptions history_options(const Config& c);  // dir: STATE_DIR/history
+std::string host_name();                          // gethostname(), "localhost" if it fails
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets();
 
@@ -48,6 +50,11 @@ class Daemon {
   void log_changes(const Snapshot& snap);
   void handle_alerts(Snapshot& snap);
   void start_notifier();
+  void seed_from_history();
+  void record_history(const Snapshot& snap);
+  void history_append(std::string line) {
+    if (history_) history_->append(std::move(line));
+  }
   template <typename State>
   void load_json_state(State& state, const char* file);
   template <typename State>
@@ -62,6 +69,8 @@ class Daemon {
   UnitTracker tracker_;
   AlertEvaluator alerts_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<HistoryWriter> history_;
+  WallTime next_history_sample_{};
   Publication pub_;
   AgentStats stats_;
   prometheus::Histogram scan_hist_;
@@ -69,6 +78,7 @@ class Daemon {
   std::set<std::string> known_units_;
   bool first_scan_ = true;
   std::string last_state_error_, last_alert_state_error_;
+  std::string stop_reason_ = "stopped";
   std::chrono::steady_clock::time_point next_;
 };
 

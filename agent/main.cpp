@@ -5,15 +5,19 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "agent/agent_client.hpp"
 #include "agent/cli.hpp"
 #include "agent/config.hpp"
 #include "agent/daemon.hpp"
+#include "agent/history_cli.hpp"
 #include "agent/status_table.hpp"
 #include "exporters/status_json.hpp"
 
@@ -64,6 +68,8 @@ int run_command(const CliOptions& cli) {
     std::cout << describe(load_config_file(cli.check_file));
     return 0;
   }
+  bool color = color_enabled(cli.color, ::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),
+                             std::getenv("TERM"));
   Config cfg = apply_flags(cli.config ? load_config_file(*cli.config) : default_config(), cli);
   if (cli.command == "once") {
     auto snap = scan_once(cli, cfg);
@@ -91,8 +97,16 @@ int run_command(const CliOptions& cli) {
         return 1;
       }
     }
-    std::cout << status_table(status);
+    if (cli.format == "json")
+      std::cout << status.dump(2) << "\n";
+    else
+      std::cout << status_table(status, color);
     return 0;
+  }
+  if (cli.command == "history") {
+    HistoryFilter filter = history_filter(cli, WallClock::now());
+    return print_history(std::filesystem::path(cfg.state_dir) / "history", filter, cli.format,
+                         std::cout, std::cerr, color && cli.format == "table");
   }
   return Daemon(cli, cfg).run();
 }
@@ -128,6 +142,9 @@ int main(int argc, char** argv) {
   setup_logging(cli.log_level);
   try {
     return run_command(cli);
+  } catch (const CliError& e) {  // a WHEN that only now turns out wrong
+    std::fprintf(stderr, "mobasher-agent: %s\n", e.what());
+    return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;

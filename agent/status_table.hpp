@@ -1,15 +1,36 @@
 // The `status` command's table, rendered from the /api/v1/status JSON (local scan or running
-// agent).
+// agent), plain or with ANSI colours for a terminal; the colour rules shared with `history`.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace mobasher {
 
 // The ALERTS column: "ok", or the unit's firing alerts without the "MobasherUnit" prefix
 // ("MemoryHigh,OOMKilled"), pending ones marked "?" ("MemoryHigh?").
 std::string alert_column(const nlohmann::json& unit);
-std::string status_table(const nlohmann::json& status);
+
+// How a row is coloured: red for a firing critical alert (alert_severity), yellow for a firing
+// warning or RSS at/above the unit's warning_bytes, dim for a unit that is down.
+enum class Tone { plain, critical, warning, down };
+Tone unit_tone(const nlohmann::json& unit);
+
+namespace ansi {
+inline constexpr std::string_view red = "\033[31m", yellow = "\033[33m", dim = "\033[2m",
+                                  bold = "\033[1m", reset = "\033[0m";
+}  // namespace ansi
+std::string_view tone_code(Tone t);  // "" for plain
+// Columns of the text as a terminal shows it: escape sequences take no room.
+size_t visible_width(std::string_view text);
+
+// `--color auto|always|never`: auto means stdout is a terminal, NO_COLOR is unset or empty and
+// TERM is not "dumb" (https://no-color.org). no_color/term: getenv's results (may be null).
+bool color_enabled(std::string_view mode, bool stdout_is_tty, const char* no_color,
+                   const char* term);
+
+std::string status_table(const nlohmann::json& status);  // plain, as scripts and logs want
+std::string status_table(const nlohmann::json& status, bool color);
 
 }  // namespace mobasher

@@ -162,6 +162,26 @@ void UnitTracker::apply(Snapshot& snap) {
   }
 }
 
+void UnitTracker::seed(const std::string& unit, const UnitSeed& s) {
+  if (!units_.count(unit) && units_.size() >= opts_.max_units) return;
+  State& st = units_[unit];
+  for (const auto& [cause, n] : s.restarts)
+    if (n > st.restarts[cause]) st.restarts[cause] = n, dirty_ = true;
+  if (st.generation == 0 && s.oom_generation != 0) {  // nothing persisted: take the history's
+    st.generation = s.oom_generation;
+    st.oom_last_raw = std::min(s.oom_cgroup, s.oom_total);
+    st.oom_base = s.oom_total - st.oom_last_raw;
+    dirty_ = true;
+  } else if (s.oom_total > st.oom_base + st.oom_last_raw) {
+    st.oom_base = s.oom_total - st.oom_last_raw;
+    dirty_ = true;
+  }
+  st.last_seen = std::max(st.last_seen, s.last_seen);
+  if (st.samples.empty())
+    for (const auto& p : s.samples) st.samples.push_back(p);
+  while (st.samples.size() > opts_.max_samples) st.samples.pop_front();
+}
+
 nlohmann::json UnitTracker::to_json() const {
   nlohmann::json units = nlohmann::json::object();
   for (const auto& [name, st] : units_) {

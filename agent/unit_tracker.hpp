@@ -15,6 +15,15 @@
 
 namespace mobasher {
 
+// What the history store knows of a unit (agent/history_seed.hpp): re-seeds the tracker after an
+// agent restart, so counters and the growth estimate do not start from zero.
+struct UnitSeed {
+  std::vector<std::pair<double, double>> samples;  // (Unix seconds, bytes of the measure), in order
+  std::map<RestartCause, uint64_t> restarts;
+  uint64_t oom_total = 0, oom_cgroup = 0, oom_generation = 0;
+  double last_seen = 0;
+};
+
 struct TrackerOptions {
   std::chrono::seconds growth_window{600};  // samples used for the growth slope
   size_t max_samples = 240;                 // per unit, bounded
@@ -34,6 +43,10 @@ class UnitTracker {
   nlohmann::json to_json() const;
   void mark_saved() { dirty_ = false; }
   void load_json(const nlohmann::json& j);  // throws nlohmann::json::exception on bad shape
+  // After load_json: adds what units.json lacks. Counters become the larger of both (each only
+  // grows; units.json may be missing, unreadable or older after a full disk); growth samples
+  // come from the history alone (units.json has none).
+  void seed(const std::string& unit, const UnitSeed& s);
   bool dirty() const { return dirty_; }
   size_t tracked_units() const { return units_.size(); }
   void set_options(TrackerOptions o);  // a change of measure starts the growth samples anew

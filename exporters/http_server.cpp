@@ -56,9 +56,33 @@ void poke(const mg_server_port& port) {
   if (fd >= 0) ::close(fd);
 }
 
+// Splits and decodes a query string ("a=1&b=x%20y"); a key without '=' has an empty value.
+QueryParams parse_query(std::string_view q) {
+  QueryParams out;
+  auto decode = [](std::string_view s) {
+    std::string buf(s.size() + 1, '\0');
+    int n = mg_url_decode(s.data(), static_cast<int>(s.size()), buf.data(),
+                          static_cast<int>(buf.size()), 1);
+    buf.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return buf;
+  };
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    out.emplace_back(decode(part.substr(0, eq)),
+                     eq == std::string_view::npos ? std::string() : decode(part.substr(eq + 1)));
+  }
+  return out;
+}
+
 }  // namespace
 
-HttpServer::HttpServer(const std::string& listen, const Publication& pub, int threads) : pub_(pub) {
+HttpServer::HttpServer(const std::string& listen, const Publication& pub, HistoryHandler history,
+                       int threads)
+    : pub_(pub), history_(std::move(history)) {
   mg_init_library(0);
   std::string nthreads = std::to_string(threads);
   // Keep-alive (Prometheus and load balancers reuse connections) costs one worker thread per
@@ -118,16 +142,41 @@ std::string HttpServer::unhealthy_reason(const Published* p,
   return "";
 }
 
+void HttpServer::serve_history(mg_connection* conn) {
+  if (!history_) {
+    respond(conn, 404, "Not Found", "text/plain; charset=utf-8", "no history store\n");
+    return;
+  }
+  // Reading files costs real CPU: a few at a time, the rest are told to come back.
+  if (history_busy_.fetch_add(1) >= kMaxHistoryRequests) {
+    history_busy_.fetch_sub(1);
+    respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8",
+            "history: too many requests at once, retry\n", "Retry-After: 1\r\n");
+    return;
+  }
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpReply r;
+  try {
+    r = history_(parse_query(info->query_string ? info->query_string : ""));
+  } catch (const std::exception& e) {
+    r = {500, "text/plain; charset=utf-8", std::string("history: ") + e.what() + "\n"};
+  }
+  history_busy_.fetch_sub(1);
+  const char* reason = r.code == 200 ? "OK" : r.code == 400 ? "Bad Request" : "Error";
+  respond(conn, r.code, reason, r.type.c_str(), r.body);
+}
+
 int HttpServer::serve(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
   std::string_view path = info->local_uri ? info->local_uri : "";
   std::string_view method = info->request_method;
-  static constexpr std::string_view kKnown[] = {"/metrics", "/healthz", "/api/v1/status", "/"};
+  static constexpr std::string_view kKnown[] = {"/metrics", "/healthz", "/api/v1/status",
+                                                "/api/v1/history", "/"};
   bool known = false;
   for (auto k : kKnown) known = known || path == k;
   if (!known) {
     respond(conn, 404, "Not Found", "text/plain; charset=utf-8",
-            "not found; try /metrics, /healthz, /api/v1/status or /\n");
+            "not found; try /metrics, /healthz, /api/v1/status, /api/v1/history or /\n");
     return 404;
   }
   if (method != "GET" && method != "HEAD") {
@@ -139,10 +188,15 @@ int HttpServer::serve(mg_connection* conn) {
   if (path == "/healthz") {
     std::string reason = unhealthy_reason(p.get(), std::chrono::steady_clock::now());
     if (reason.empty())
-      respond(conn, 200, "OK", "text/plain; charset=utf-8", "ok\n");
+      respond(conn, 200, "OK", "text/plain; charset=utf-8",
+              p->warning.empty() ? "ok\n" : "ok\nwarning: " + p->warning + "\n");
     else
       respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", reason + "\n");
     return reason.empty() ? 200 : 503;
+  }
+  if (path == "/api/v1/history") {
+    serve_history(conn);
+    return 200;
   }
   if (!p) {
     respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8",

@@ -211,6 +211,32 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
                           "Notifications waiting in a receiver's outbox.", MetricType::Gauge);
   for (const auto& [receiver, n] : a.notification_queue)
     Families::gauge(queue, {{"receiver", receiver}}, static_cast<double>(n));
+  if (const auto& h = a.history) {
+    const auto G = MetricType::Gauge, C = MetricType::Counter;
+    Families::gauge(fs.family("mobasher_history_bytes",
+                              "Bytes of every history file on disk (current and rotated).", G),
+                    {}, static_cast<double>(h->bytes));
+    Families::gauge(fs.family("mobasher_history_files", "History files on disk.", G), {},
+                    static_cast<double>(h->files));
+    auto& recs = fs.family("mobasher_history_records_total",
+                           "History records by outcome: written (synced to disk), dropped (the "
+                           "pending queue was full while the disk failed).",
+                           C);
+    Families::counter(recs, {{"result", "written"}}, static_cast<double>(h->records_written));
+    Families::counter(recs, {{"result", "dropped"}}, static_cast<double>(h->records_dropped));
+    Families::gauge(
+        fs.family("mobasher_history_pending_records", "History records waiting to be written.", G),
+        {}, static_cast<double>(h->pending));
+    Families::counter(fs.family("mobasher_history_write_errors_total",
+                                "Failed history writes, syncs and rotations (each retried).", C),
+                      {}, static_cast<double>(h->write_errors));
+    Families::counter(fs.family("mobasher_history_torn_lines_total",
+                                "Torn last lines cut off the history at start (after a crash).", C),
+                      {}, static_cast<double>(h->torn_lines));
+    Families::gauge(fs.family("mobasher_history_writable",
+                              "1 when the last history write succeeded, 0 while writes fail.", G),
+                    {}, h->error.empty() ? 1 : 0);
+  }
   Families::gauge(
       fs.family("mobasher_units_discovered",
                 "Units (and /proc-matched groups) found by the last scan.", MetricType::Gauge),

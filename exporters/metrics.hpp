@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/snapshot.hpp"
+#include "exporters/history_writer.hpp"
 #include "exporters/self_metrics.hpp"
 
 namespace mobasher {
@@ -20,6 +21,7 @@ struct AgentStats {
   prometheus::ClientMetric::Histogram scan_duration;
   std::map<std::string, std::map<std::string, uint64_t>> notifications_total;  // receiver, result
   std::map<std::string, size_t> notification_queue;                            // by receiver
+  std::optional<HistoryStatus> history;  // absent: no history store (once, status --local)
 };
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,

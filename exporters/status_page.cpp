@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "status_page_asset.hpp"  // generated from exporters/assets/status.html
+
 #include "agent/alert_rules.hpp"
 #include "agent/quantities.hpp"
 #include "agent/status_table.hpp"
@@ -48,20 +50,11 @@ std::string row_class(const nlohmann::json& u) {
 
 std::string status_page(const nlohmann::json& st) {
   std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
-       "content=\"10\">"
-       "<title>mobasher-agent</title><style>body{font-family:sans-serif;margin:1.5em}"
-       "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid "
-       "#ccc;text-align:right}"
-       "td:first-child,th:first-child{text-align:left}.warning{background:#fff3cd}.critical{"
-       "background:#f8d7da}"
-       "</style></head><body><h1>mobasher-agent</h1><p>version "
-    << escape(st.value("version", "")) << " &middot; cgroup layout "
-    << escape(st.value("cgroup_layout", "")) << " &middot; last scan "
+  h << "<p class=\"meta\" id=\"meta\">version " << escape(st.value("version", ""))
+    << " &middot; cgroup layout " << escape(st.value("cgroup_layout", "")) << " &middot; last scan "
     << escape(st.value("taken_at", ""))
-    << " &middot; <a href=\"/metrics\">metrics</a> &middot; <a href=\"/api/v1/status\">status "
-       "JSON</a>"
-       " &middot; <a href=\"/healthz\">health</a></p>";
+    << " &middot; <a href=\"metrics\">metrics</a> &middot; <a href=\"api/v1/status\">status "
+       "JSON</a> &middot; <a href=\"healthz\">health</a></p><div id=\"units\">";
   if (st.at("units").empty()) {
     h << "<p>No archiver/recorder units found.</p>";
   } else {
@@ -79,8 +72,15 @@ std::string status_page(const nlohmann::json& st) {
     }
     h << "</table>";
   }
-  h << "</body></html>\n";
-  return h.str();
+  h << "</div>";
+  std::string units = h.str();
+  auto at = kStatusPageAsset.find(kStatusPageUnitsPlaceholder);
+  if (at == std::string_view::npos) return std::string(kStatusPageAsset);  // never: tests see it
+  std::string page;
+  page.reserve(kStatusPageAsset.size() + units.size());
+  page.append(kStatusPageAsset.substr(0, at)).append(units);
+  page.append(kStatusPageAsset.substr(at + kStatusPageUnitsPlaceholder.size()));
+  return page;
 }
 
 }  // namespace mobasher

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration test of the CLI and the HTTP surface of the real binary: check-config exit codes and
 # messages, `once` (promtool-clean exposition), `version`, `status`, the endpoints (/healthz,
-# /api/v1/status with per-PID detail, /, 404, 405), SIGHUP with a broken config (keeps running on
+# /api/v1/status with per-PID detail, /api/v1/history and its 400s, /, 404, 405), SIGHUP with a broken config (keeps running on
 # the old one), SIGTERM (exit 0 within 1 s), and an empty machine (no units: node metrics only).
 #
 # usage: cli_http_test.sh PATH/TO/mobasher-agent PATH/TO/mobasher-leaker
@@ -180,6 +180,25 @@ grep -qF "$UNIT" "$WORK/status.json" && pass "/api/v1/status names $UNIT" || fai
 
 code=$(http_code "$URL/"); ctype=$(curl -s -o /dev/null -w '%{content_type}' --max-time 3 "$URL/")
 [[ $code == 200 && $ctype == text/html* ]] && pass "GET /: $code $ctype" || fail "GET /: $code '$ctype' (want 200 text/html)"
+# /api/v1/history: the first scan's sample reaches the file within the 2 s batch.
+hist_has_unit() {
+  curl -fsS --max-time 3 "$URL/api/v1/history?since=10m&unit=${UNIT%.service}" >"$WORK/history.json" &&
+    jq -e --arg u "$UNIT" '.units[$u] | length >= 1' "$WORK/history.json" >/dev/null
+}
+if wait_until 10 hist_has_unit; then
+  pass "GET /api/v1/history?unit=${UNIT%.service}: $(jq -c --arg u "$UNIT" '{step_seconds, columns, first: .units[$u][0], events: (.events | map(.type))}' "$WORK/history.json")"
+else
+  fail "GET /api/v1/history never showed $UNIT: $(head -c 300 "$WORK/history.json")"
+fi
+jq -e '.events | map(.type) | index("agent_start") != null' "$WORK/history.json" >/dev/null 2>&1 &&
+  fail "history for one unit includes agent events (it must not)" ||
+  pass "history for one unit has no agent events"
+body=$(curl -s --max-time 3 "$URL/api/v1/history?since=yesterday"); code=$(http_code "$URL/api/v1/history?since=yesterday")
+[[ $code == 400 && $body == *"since=yesterday"* ]] && pass "GET /api/v1/history?since=yesterday: $code '$body'" ||
+  fail "GET /api/v1/history?since=yesterday: $code '$body' (want 400 naming since=yesterday)"
+body=$(curl -s --max-time 3 "$URL/api/v1/history?units=x"); code=$(http_code "$URL/api/v1/history?units=x")
+[[ $code == 400 && $body == *"units: unknown parameter"* ]] && pass "GET /api/v1/history?units=x: $code '$body'" ||
+  fail "GET /api/v1/history?units=x: $code '$body' (want 400 naming units)"
 code=$(http_code "$URL/nope")
 [[ $code == 404 ]] && pass "GET /nope: $code" || fail "GET /nope: $code (want 404)"
 code=$(http_code "$URL/metrics" -X POST -d x=1)

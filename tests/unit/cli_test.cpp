@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "fixtures/fixture_tree.hpp"
 
@@ -66,9 +67,71 @@ TEST(ParseCli, Errors) {
   EXPECT_THAT(cli_error({"once", "--local"}), HasSubstr("--local only goes with status"));
 }
 
+TEST(ParseCli, HistoryFlags) {
+  CliOptions o = parse_cli({"history", "--unit", "archiver@ch1", "--since=6h", "--until", "now",
+                            "--format", "csv", "--state-dir", "/tmp/s", "--color=never"});
+  EXPECT_EQ(o.command, "history");
+  EXPECT_EQ(o.unit, "archiver@ch1");
+  EXPECT_EQ(o.since, "6h");
+  EXPECT_EQ(o.until, "now");
+  EXPECT_EQ(o.format, "csv");
+  EXPECT_EQ(o.color, "never");
+  EXPECT_EQ(o.state_dir, "/tmp/s");
+
+  CliOptions d = parse_cli({"history"});
+  EXPECT_FALSE(d.unit.has_value());
+  EXPECT_FALSE(d.since.has_value());
+  EXPECT_FALSE(d.until.has_value());
+  EXPECT_EQ(d.format, "table");
+  EXPECT_EQ(d.color, "auto");
+  EXPECT_EQ(parse_cli({"history", "--since", "2026-12-01T10:00:00Z", "--until",
+                       "2026-12-01T11:00:00.500Z"})
+                .until,
+            "2026-12-01T11:00:00.500Z");
+  EXPECT_EQ(parse_cli({"history", "--format=json"}).format, "json");
+}
+
+TEST(ParseCli, StatusFormatAndColor) {
+  CliOptions o = parse_cli({"status", "--format", "json", "--color", "always"});
+  EXPECT_EQ(o.format, "json");
+  EXPECT_EQ(o.color, "always");
+  EXPECT_EQ(parse_cli({"status"}).format, "table");
+  EXPECT_EQ(parse_cli({"status"}).color, "auto");
+  EXPECT_EQ(parse_cli({"status", "--local", "--format=table"}).format, "table");
+}
+
+TEST(ParseCli, HistoryAndFormatErrors) {
+  EXPECT_EQ(cli_error({"status", "--format", "xml"}),
+            "--format: \"xml\" is not one of table, json, csv");
+  EXPECT_EQ(cli_error({"status", "--color", "sometimes"}),
+            "--color: \"sometimes\" is not one of auto, always, never");
+  EXPECT_EQ(cli_error({"status", "--format", "csv"}),
+            "--format: status prints table or json, not csv");
+  EXPECT_EQ(cli_error({"status", "--unit", "archiver@ch1"}), "--unit only goes with history");
+  EXPECT_EQ(cli_error({"once", "--since", "1h"}), "--since only goes with history");
+  EXPECT_EQ(cli_error({"--until=now"}), "--until only goes with history");
+  EXPECT_EQ(cli_error({"once", "--format", "json"}), "--format only goes with status and history");
+  EXPECT_EQ(cli_error({"run", "--color", "never"}), "--color only goes with status and history");
+  EXPECT_EQ(cli_error({"history", "--unit="}), "--unit needs a unit name (archiver@ch1)");
+  EXPECT_THAT(cli_error({"history", "--since"}), HasSubstr("--since needs a value"));
+  EXPECT_THAT(cli_error({"history", "--since", "yesterday"}),
+              HasSubstr("--since: \"yesterday\" is not a time"));
+  EXPECT_THAT(cli_error({"history", "--until", "2026-12-01T25:00:00Z"}),
+              HasSubstr("--until: \"2026-12-01T25:00:00Z\" is not a time"));
+  EXPECT_THAT(cli_error({"history", "--since", "1h", "--until", "2h"}),
+              HasSubstr("is after --until"));
+  EXPECT_EQ(
+      cli_error({"history", "--since", "2026-12-01T10:00:00Z", "--until", "2026-12-01T09:00:00Z"}),
+      "--since 2026-12-01T10:00:00.000Z is after --until 2026-12-01T09:00:00.000Z");
+  EXPECT_EQ(cli_error({"history", "archiver@ch1"}), "unexpected argument \"archiver@ch1\"");
+  EXPECT_EQ(cli_error({"history", "--local"}), "--local only goes with status");
+}
+
 TEST(UsageText, NamesEveryCommand) {
   std::string u = usage_text();
-  for (const char* c : {"run", "once", "status", "check-config", "version", "--proc-root"})
+  for (const char* c :
+       {"run", "once", "status", "history", "check-config", "version", "--proc-root", "--unit",
+        "--since", "--until", "--format", "--color", "history --unit archiver@ch1 --since 6h"})
     EXPECT_THAT(u, HasSubstr(c));
 }
 
@@ -141,6 +204,43 @@ TEST(AgentBinary, OnceOnAFixtureTree) {
   EXPECT_EQ(st.exit_code, 0) << st.out;
   EXPECT_THAT(st.out, HasSubstr("archiver@ch1.service"));
   EXPECT_THAT(st.out, HasSubstr("101,102"));
+  EXPECT_EQ(st.out.find('\033'), std::string::npos);  // piped: no colour
+
+  std::string local = " --local --proc-root " + fx.proc_root().string() + " --cgroup-root " +
+                      fx.cgroup_root().string() + " --state-dir " + (fx.root() / "state").string();
+  AgentRun js = agent("status --format json" + local);
+  ASSERT_EQ(js.exit_code, 0) << js.out;
+  auto j = nlohmann::json::parse(js.out);
+  ASSERT_EQ(j["units"].size(), 1u);
+  EXPECT_EQ(j["units"][0]["unit"], "archiver@ch1.service");
+  EXPECT_THAT(js.out, HasSubstr("\n  \"cgroup_layout\": \"v1\""));  // 2-space indent
+
+  AgentRun always = agent("status --color always" + local);
+  EXPECT_EQ(always.exit_code, 0) << always.out;
+  EXPECT_THAT(always.out, HasSubstr("\033[1mUNIT"));
+}
+
+TEST(AgentBinary, History) {
+  FixtureTree fx;
+  fx.write("state/history/current.jsonl",
+           "{\"ts\":\"2026-12-01T10:00:05.000Z\",\"type\":\"restart\","
+           "\"unit\":\"archiver@ch1.service\",\"cause\":\"age\",\"total\":3}\n");
+  std::string state = " --state-dir " + (fx.root() / "state").string();
+  AgentRun r = agent(
+      "history --unit archiver@ch1 --since 2026-12-01T00:00:00Z --until "
+      "2026-12-02T00:00:00Z --format csv" +
+      state);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("2026-12-01T10:00:05.000Z,restart,archiver@ch1.service,,,,,,,,,,"
+                               "cause=age total=3\n"));
+
+  AgentRun none = agent("history --state-dir " + (fx.root() / "nothing").string());
+  EXPECT_EQ(none.exit_code, 1) << none.out;
+  EXPECT_THAT(none.out, HasSubstr("no history in " + (fx.root() / "nothing/history").string()));
+
+  AgentRun usage = agent("history --since 1h --until 2h" + state);
+  EXPECT_EQ(usage.exit_code, 2) << usage.out;
+  EXPECT_THAT(usage.out, HasSubstr("is after --until"));
 }
 
 }  // namespace

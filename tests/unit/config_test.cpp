@@ -82,6 +82,7 @@ TEST(DefaultConfig, IsTheMobasherPlan) {
   EXPECT_EQ(c.history.max_file_size, 16ull << 20);
   EXPECT_EQ(c.history.max_files, 30);
   EXPECT_EQ(c.history.max_age, 30 * 24h);
+  EXPECT_EQ(c.history.max_total_size, 512ull << 20);
 }
 
 TEST(DefaultConfig, TextParsesToTheSameModel) {
@@ -320,6 +321,20 @@ TEST_F(ConfigFile, DirectoryInsteadOfAFile) {
     EXPECT_THAT(e.what(), HasSubstr("config error: " + dir + ": cannot read"));
     EXPECT_THAT(e.what(), HasSubstr("directory"));
   }
+}
+
+TEST_F(ConfigFile, HistoryTotalSizeMustHoldTwoFiles) {
+  std::string msg = error_of(R"({
+  "history": {
+    "max_file_size": "16M",
+    "max_total_size": "20M"
+  }
+})");
+  EXPECT_THAT(msg, HasSubstr(where(4, "history.max_total_size")));
+  EXPECT_THAT(msg, HasSubstr("at least twice max_file_size"));
+  // Without max_total_size the culprit is the file size that outgrew the default 512M.
+  msg = error_of("{\n  \"history\": { \"max_file_size\": \"300M\" }\n}");
+  EXPECT_THAT(msg, HasSubstr(where(2, "history.max_file_size")));
 }
 
 }  // namespace

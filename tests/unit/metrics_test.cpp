@@ -426,5 +426,49 @@ TEST(Metrics, PromtoolAcceptsTheAlertingFamilies) {
   EXPECT_THAT(r.output, Not(HasSubstr("error")));
 }
 
+AgentStats history_agent(std::string error = "") {
+  AgentStats a = agent_stats();
+  HistoryStatus h;
+  h.bytes = 123456;
+  h.files = 4;
+  h.records_written = 900;
+  h.records_dropped = 2;
+  h.torn_lines = 1;
+  h.write_errors = 3;
+  h.pending = 17;
+  h.error = std::move(error);
+  a.history = h;
+  return a;
+}
+
+TEST(Metrics, HistoryStoreFamilies) {
+  auto e = Exposition(render_exposition(build_families(two_units(), history_agent(), {})));
+  EXPECT_EQ(e.value("mobasher_history_bytes", {}), 123456.0);
+  EXPECT_EQ(e.value("mobasher_history_files", {}), 4.0);
+  EXPECT_EQ(e.value("mobasher_history_records_total", {{"result", "written"}}), 900.0);
+  EXPECT_EQ(e.value("mobasher_history_records_total", {{"result", "dropped"}}), 2.0);
+  EXPECT_EQ(e.value("mobasher_history_pending_records", {}), 17.0);
+  EXPECT_EQ(e.value("mobasher_history_write_errors_total", {}), 3.0);
+  EXPECT_EQ(e.value("mobasher_history_torn_lines_total", {}), 1.0);
+  EXPECT_EQ(e.value("mobasher_history_writable", {}), 1.0);
+  auto failing = Exposition(render_exposition(
+      build_families(two_units(), history_agent("h/current.jsonl: No space left on device"), {})));
+  EXPECT_EQ(failing.value("mobasher_history_writable", {}), 0.0);
+}
+
+TEST(Metrics, NoHistorySeriesWithoutAStore) {
+  auto e = render(two_units());
+  EXPECT_THAT(e.text(), Not(HasSubstr("mobasher_history_")));
+}
+
+TEST(Metrics, PromtoolAcceptsTheHistoryFamilies) {
+  ASSERT_TRUE(promtool_installed())
+      << "promtool not found: install the Debian package `prometheus`";
+  auto text = render_exposition(build_families(two_units(), history_agent(), {}));
+  auto r = promtool_check(text);
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
+  EXPECT_THAT(r.output, Not(HasSubstr("error")));
+}
+
 }  // namespace
 }  // namespace mobasher

@@ -78,6 +78,98 @@ TEST(StatusTable, NoUnitsSaysSo) {
               HasSubstr("no archiver/recorder units found; cgroup layout: v1"));
 }
 
+// One unit per colour: plain, yellow (warning alert), red (critical alert), yellow (RSS at the
+// warn threshold, no alert yet), dim (down: no processes).
+nlohmann::json coloured_status() {
+  UnitBuilder ok("archiver@ch1.service", "archiver");
+  ok.main(101, 5000, 512_MiB, "ffmpeg", 1'800'000'000 - 60).limits(2_GiB, 1536_MiB, 1946_MiB);
+  UnitBuilder warn("archiver@ch2.service", "archiver");
+  warn.main(201, 5000, 1600_MiB, "ffmpeg", 1'800'000'000 - 60).limits(2_GiB, 1536_MiB, 1946_MiB);
+  warn.sample().alerts = {{"MobasherUnitMemoryHigh", AlertPhase::firing},
+                          {"MobasherUnitMemoryCritical", AlertPhase::pending}};
+  UnitBuilder crit("archiver@ch3.service", "archiver");
+  crit.main(301, 5000, 100_MiB, "ffmpeg", 1'800'000'000 - 60).limits(2_GiB, 1536_MiB, 1946_MiB);
+  crit.sample().alerts = {{"MobasherUnitOOMKilled", AlertPhase::firing},
+                          {"MobasherUnitMemoryHigh", AlertPhase::firing}};
+  UnitBuilder high("recorder@ch4.service", "recorder");
+  high.main(401, 5000, 1300_MiB, "ffmpeg", 1'800'000'000 - 60).limits(1536_MiB, 1229_MiB, 1459_MiB);
+  UnitBuilder down("recorder@ch5.service", "recorder");
+  down.limits(1536_MiB, 1229_MiB, 1459_MiB);
+  return status_json(snapshot_at(1'800'000'000, {ok, warn, crit, high, down}), "0.1.0");
+}
+
+std::string strip_ansi(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\033') {
+      while (i < s.size() && s[i] != 'm') ++i;
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+TEST(StatusTable, ToneOfEachUnit) {
+  auto units = coloured_status()["units"];
+  ASSERT_EQ(units.size(), 5u);
+  EXPECT_EQ(unit_tone(units[0]), Tone::plain);
+  EXPECT_EQ(unit_tone(units[1]), Tone::warning);   // MemoryHigh firing; Critical only pending
+  EXPECT_EQ(unit_tone(units[2]), Tone::critical);  // OOMKilled firing outranks MemoryHigh
+  EXPECT_EQ(unit_tone(units[3]), Tone::warning);   // 1300 MiB >= warn 1229 MiB, no alert yet
+  EXPECT_EQ(unit_tone(units[4]), Tone::down);
+  EXPECT_EQ(unit_tone({{"alerts", {{"MobasherUnitDown", "firing"}}}, {"up", false}}),
+            Tone::critical);
+  EXPECT_EQ(unit_tone({{"alerts", {{"MobasherUnitRestartLoop", "firing"}}}}), Tone::critical);
+  EXPECT_EQ(unit_tone({{"alerts", {{"MobasherUnitMemoryExhaustionPredicted", "firing"}}}}),
+            Tone::warning);
+}
+
+TEST(StatusTable, ColouredRowsOnATerminal) {
+  auto rows = lines(status_table(coloured_status(), true));
+  ASSERT_EQ(rows.size(), 6u);
+  auto wrapped = [](const std::string& row, std::string_view code) {
+    return row.rfind(code, 0) == 0 && row.size() > 4 && row.substr(row.size() - 4) == "\033[0m";
+  };
+  EXPECT_TRUE(wrapped(rows[0], "\033[1m")) << rows[0];  // header bold
+  EXPECT_EQ(rows[1].find('\033'), std::string::npos) << rows[1];
+  EXPECT_TRUE(wrapped(rows[2], "\033[33m")) << rows[2];
+  EXPECT_THAT(rows[2], HasSubstr("archiver@ch2.service"));
+  EXPECT_TRUE(wrapped(rows[3], "\033[31m")) << rows[3];
+  EXPECT_THAT(rows[3], HasSubstr("archiver@ch3.service"));
+  EXPECT_TRUE(wrapped(rows[4], "\033[33m")) << rows[4];
+  EXPECT_TRUE(wrapped(rows[5], "\033[2m")) << rows[5];
+  EXPECT_THAT(rows[5], HasSubstr("recorder@ch5.service"));
+}
+
+TEST(StatusTable, ColourKeepsTheColumnsAligned) {
+  nlohmann::json st = coloured_status();
+  std::string plain = status_table(st), coloured = status_table(st, true);
+  EXPECT_NE(plain, coloured);
+  EXPECT_EQ(strip_ansi(coloured), plain);
+  EXPECT_EQ(status_table(st, false), plain);
+  EXPECT_EQ(plain.find('\033'), std::string::npos);
+  EXPECT_EQ(status_table(status()).find('\033'), std::string::npos);
+}
+
+TEST(StatusTable, VisibleWidthSkipsEscapeCodes) {
+  EXPECT_EQ(visible_width("archiver"), 8u);
+  EXPECT_EQ(visible_width("\033[31marchiver\033[0m"), 8u);
+  EXPECT_EQ(visible_width("\033[1;33mok\033[0m"), 2u);
+  EXPECT_EQ(visible_width("ffmpeg-\xc3\xa9"), 8u);  // UTF-8 é is one column
+}
+
+TEST(ColorEnabled, AutoOnlyOnAColourTerminal) {
+  EXPECT_TRUE(color_enabled("auto", true, nullptr, "xterm-256color"));
+  EXPECT_TRUE(color_enabled("auto", true, "", "xterm"));  // NO_COLOR empty: ignored
+  EXPECT_TRUE(color_enabled("auto", true, nullptr, nullptr));
+  EXPECT_FALSE(color_enabled("auto", false, nullptr, "xterm"));  // piped
+  EXPECT_FALSE(color_enabled("auto", true, "1", "xterm"));
+  EXPECT_FALSE(color_enabled("auto", true, nullptr, "dumb"));
+  EXPECT_TRUE(color_enabled("always", false, "1", "dumb"));
+  EXPECT_FALSE(color_enabled("never", true, nullptr, "xterm"));
+}
+
 TEST(AlertColumn, OkWhenNothingIsActiveDashWithoutAlertState) {
   EXPECT_EQ(alert_column({{"alerts", {{"MobasherUnitDown", "inactive"}}}}), "ok");
   EXPECT_EQ(alert_column({{"alerts", nlohmann::json::object()}}), "ok");
