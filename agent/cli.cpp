@@ -13,7 +13,8 @@ std::string usage_text() {
 Keeps archiver@*/recorder@* units and their ffmpeg children observable: memory per unit and
 per process, cgroup usage and limits, OOM kills and restarts, served to Prometheus; alerts
 (MobasherUnitMemoryHigh at the group's warn, 1.5 GiB for archivers, and seven more) sent to the
-config's alerts.webhooks through an on-disk outbox (docs/alerts.md).
+config's alerts.webhooks through an on-disk outbox (docs/alerts.md); keeps the history of every
+unit's memory and every event in rotating files under STATE_DIR/history (docs/history.md).
 
 Commands:
   run                 the daemon (default): scan every scan_interval, serve HTTP
@@ -48,7 +49,8 @@ Flags:
   --until WHEN        history: up to WHEN (default now)
   -h, --help          this text
 
-HTTP: GET /metrics, /healthz, /api/v1/status, /api/v1/history?unit=&since=&until=, /
+HTTP: GET /metrics, /healthz, /api/v1/status, /api/v1/history?unit=&since=&until=&step=,
+      / (status page: memory bars and 24 h charts per unit)
 Signals: SIGHUP reloads the config (a bad one is refused, the old one kept); SIGTERM stops.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 )";

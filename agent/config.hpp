@@ -67,7 +67,7 @@ struct ActionsConfig {
 
 struct HistoryConfig {
   Duration interval{15'000}, max_age{30LL * 86400'000};
-  uint64_t max_file_size = 16ull << 20;
+  uint64_t max_file_size = 32ull << 20;  // a day of 12 units (19 MB) fits: rotation stays daily
   int max_files = 30;
   uint64_t max_total_size = 512ull << 20;  // every history file together
 };

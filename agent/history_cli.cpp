@@ -244,6 +244,14 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
 
   size_t printed = 0, unparsable = 0;
   auto sink = [&](std::string_view line) {
+    if (format == "json") {  // the stored line as it is, once it is known to be JSON
+      if (!ojson::accept(line)) {
+        ++unparsable;
+        return true;
+      }
+      out << (printed++ ? ",\n" : "\n") << line;
+      return static_cast<bool>(out);
+    }
     ojson r = ojson::parse(line, nullptr, false);
     if (r.is_discarded() || !r.is_object() || !r.contains("ts") || !r["ts"].is_string() ||
         !r.contains("type") || !r["type"].is_string()) {
@@ -251,9 +259,7 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
       return true;
     }
     std::string ts = r["ts"], type = r["type"], unit = r.value("unit", "");
-    if (format == "json") {
-      out << (printed ? ",\n" : "\n") << line;
-    } else if (format == "csv") {
+    if (format == "csv") {
       const ojson top = r.contains("top") && r["top"].is_object() ? r["top"] : ojson::object();
       out << csv_field(ts) << ',' << csv_field(type) << ',' << csv_field(unit) << ','
           << csv_number(r, "rss") << ',' << csv_number(r, "swap") << ',' << csv_number(r, "usage")

@@ -6,15 +6,6 @@
 namespace mobasher {
 namespace {
 
-// The unit member of a unit record, from its fixed place (history_record.hpp).
-std::string_view unit_of(std::string_view line) {
-  constexpr std::string_view key = "\"unit\":\"";
-  auto at = line.find(key);
-  if (at == std::string_view::npos) return {};
-  auto from = at + key.size(), to = line.find('"', from);
-  return to == std::string_view::npos ? std::string_view{} : line.substr(from, to - from);
-}
-
 double unix_seconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
@@ -37,7 +28,7 @@ std::map<std::string, UnitSeed> read_seeds(const std::filesystem::path& dir, Wal
   f.since = now - opts.lookback;
   f.until = now;
   auto read = read_history(dir, f, [&](std::string_view line) {
-    auto unit = unit_of(line);
+    auto unit = record_unit(line);
     if (unit.empty()) return true;
     WallTime t;
     if (!record_time(line, t)) return true;
@@ -50,9 +41,8 @@ std::map<std::string, UnitSeed> read_seeds(const std::filesystem::path& dir, Wal
     }
     last_line[std::string(unit)].assign(line);
     if (ts < window_start) return true;
-    auto rec = nlohmann::json::parse(line, nullptr, false);
-    if (rec.is_object() && rec.contains(measure) && rec[measure].is_number())
-      seeds[std::string(unit)].samples.emplace_back(ts, rec[measure].get<double>());
+    if (auto bytes = sample_number(line, measure))
+      seeds[std::string(unit)].samples.emplace_back(ts, *bytes);
     return true;
   });
   for (const auto& [unit, line] : last_line) {

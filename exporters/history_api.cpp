@@ -15,6 +15,9 @@ namespace {
 constexpr const char* kColumns[] = {"ts",          "rss",   "swap",     "usage",
                                     "working_set", "limit", "processes"};
 constexpr size_t kValues = std::size(kColumns) - 1;  // without ts
+constexpr size_t kLimitColumn = 5;                   // the last value, not the maximum
+constexpr size_t kTypeAt = 32;                       // {"ts":"<24>",  then "type":"…
+constexpr std::string_view kSampleType = R"(,"type":"sample")";
 
 double unix_seconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -78,21 +81,22 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
   if (step < min_step) step = std::max(1.0, min_step);
 
   bool truncated = false;
-  std::map<std::string, Series> units;
+  std::map<std::string, Series, std::less<>> units;
   std::deque<nlohmann::json> events;
   HistoryFilter filter;
   filter.since = req.since;
   filter.until = req.until;
   filter.unit = req.unit;
   read_history(dir, filter, [&](std::string_view line) {
-    auto rec = nlohmann::json::parse(line, nullptr, false);
-    if (!rec.is_object()) return true;  // counted by the reader as bad when torn; skip here
-    auto unit = rec.value("unit", std::string());
-    if (rec.value("type", "") != "sample") {
+    bool sample = line.compare(kTypeAt, kSampleType.size(), kSampleType) == 0;
+    if (!sample) {
+      auto rec = nlohmann::json::parse(line, nullptr, false);
+      if (!rec.is_object()) return true;  // a malformed event: left out
       events.push_back(std::move(rec));
       if (events.size() > limits.max_events) events.pop_front(), truncated = true;
       return true;
     }
+    std::string_view unit = record_unit(line);
     if (unit.empty()) return true;  // node samples: not part of this answer
     auto it = units.find(unit);
     if (it == units.end()) {
@@ -100,7 +104,7 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
         truncated = true;
         return true;
       }
-      it = units.emplace(unit, Series{}).first;
+      it = units.emplace(std::string(unit), Series{}).first;
     }
     WallTime t;
     if (!record_time(line, t)) return true;
@@ -113,11 +117,10 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
     }
     s.open.ts = ts;
     for (size_t i = 0; i < kValues; ++i) {
-      const auto& v = rec[kColumns[i + 1]];
-      if (!v.is_number()) continue;
-      double x = v.get<double>();
+      auto x = sample_number(line, kColumns[i + 1]);
+      if (!x) continue;
       auto& slot = s.open.v[i];
-      slot = (std::string_view(kColumns[i + 1]) == "limit" || !slot) ? x : std::max(*slot, x);
+      slot = (i + 1 == kLimitColumn || !slot) ? *x : std::max(*slot, *x);
     }
     return true;
   });

@@ -5,11 +5,13 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "agent/quantities.hpp"
@@ -69,43 +71,11 @@ std::string ts_bound(WallTime t, bool upper) {
   return ts_shape(s) ? s : std::string("~");  // past year 9999: after every record
 }
 
-// The unit as nlohmann::json writes it inside a string (the filter compares the JSON text).
+// The unit as the records have it inside a string: nlohmann::json's own escaping (the writer's).
 std::string json_escaped(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+  std::string quoted =
+      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 // The bytes of one file: read() for current.jsonl and plain rotated files, gzread() for .gz.
@@ -278,6 +248,32 @@ bool first_record_time(const fs::path& path, WallTime& out) {
 }
 
 }  // namespace
+
+std::string_view record_unit(std::string_view line) {
+  if (line.size() <= kTypeValueAt) return {};
+  size_t type_end = line.find('"', kTypeValueAt);
+  if (type_end == std::string_view::npos) return {};
+  std::string_view rest = line.substr(type_end + 1);
+  if (rest.compare(0, kUnitKey.size(), kUnitKey) != 0) return {};
+  rest.remove_prefix(kUnitKey.size());
+  size_t end = rest.find('"');
+  return end == std::string_view::npos ? std::string_view{} : rest.substr(0, end);
+}
+
+std::optional<double> sample_number(std::string_view line, std::string_view key) {
+  std::string_view flat = line.substr(0, line.find(",\"top\":"));
+  for (size_t at = flat.find(key); at != std::string_view::npos; at = flat.find(key, at + 1)) {
+    if (at < 2 || flat[at - 1] != '"' || (flat[at - 2] != ',' && flat[at - 2] != '{')) continue;
+    size_t colon = at + key.size();
+    if (flat.compare(colon, 2, "\":") != 0) continue;
+    const char* from = flat.data() + colon + 2;
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(from, flat.data() + flat.size(), v);
+    if (ec != std::errc() || ptr == from) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
 
 bool record_time(std::string_view line, WallTime& out) {
   if (line.size() < kTypeAt || line.compare(0, kTsKey.size(), kTsKey) != 0) return false;

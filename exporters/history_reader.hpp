@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,14 @@ HistoryReadStats read_history(const std::filesystem::path& dir, const HistoryFil
 
 // The ts of a record line from its fixed prefix, without parsing the JSON; false if malformed.
 bool record_time(std::string_view line, WallTime& out);
+
+// The unit member of a record from its fixed place after type ("" for node and agent records).
+std::string_view record_unit(std::string_view line);
+
+// A top-level number of a sample (rss, swap, usage, working_set, limit, processes) without
+// building a JSON document: the writer puts these flat members before "top" (history_record.hpp).
+// A day of 12 units is 70 000 lines; parsing each with nlohmann took 0.6 s of a 0.7 s answer.
+std::optional<double> sample_number(std::string_view line, std::string_view key);
 
 // "history-20261201T083000Z-2.jsonl.gz" -> its start, seq 2 (0 without "-N"), compressed; false
 // for any other name. Files starting within one second are ordered by seq.

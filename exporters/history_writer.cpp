@@ -321,7 +321,11 @@ void HistoryWriter::rotate(WallTime now) {
     if (parse_history_name(name, start, seq, compressed) && name.compare(8, 16, stamp) == 0)
       next = std::max(next, seq + 1);
   }
-  std::string name = "history-" + stamp + (next ? "-" + std::to_string(next) : "") + ".jsonl";
+  // Appended piecewise: GCC 12 -O3 warns (-Wrestrict, a false positive) on the + chain.
+  std::string name = "history-";
+  name.append(stamp);
+  if (next) name.append("-").append(std::to_string(next));
+  name.append(".jsonl");
   fs::path plain = opts_.dir / name;
   close_current();
   if (::rename(cur.c_str(), plain.c_str()) != 0) {

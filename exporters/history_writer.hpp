@@ -27,7 +27,7 @@ namespace mobasher {
 
 struct HistoryOptions {
   std::filesystem::path dir;                 // STATE_DIR/history; created when missing
-  uint64_t max_file_size = 16ull << 20;      // current.jsonl rotates when it reaches this
+  uint64_t max_file_size = 32ull << 20;      // current.jsonl rotates when it reaches this
   int max_files = 30;                        // rotated files kept (newest)
   std::chrono::seconds max_age{30 * 86400};  // rotated files whose last record is older go
   uint64_t max_total_size = 512ull << 20;    // all files together; the oldest go first

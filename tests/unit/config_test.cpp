@@ -79,7 +79,7 @@ TEST(DefaultConfig, IsTheMobasherPlan) {
   EXPECT_EQ(c.actions.cooldown, 2min);
   EXPECT_EQ(c.actions.handover, "restart");
   EXPECT_EQ(c.history.interval, 15s);
-  EXPECT_EQ(c.history.max_file_size, 16ull << 20);
+  EXPECT_EQ(c.history.max_file_size, 32ull << 20);
   EXPECT_EQ(c.history.max_files, 30);
   EXPECT_EQ(c.history.max_age, 30 * 24h);
   EXPECT_EQ(c.history.max_total_size, 512ull << 20);

@@ -9,6 +9,7 @@
 #include "agent/history_seed.hpp"
 #include "agent/unit_tracker.hpp"
 #include "exporters/history_api.hpp"
+#include "exporters/history_reader.hpp"
 #include "exporters/history_record.hpp"
 #include "fixtures/fixture_tree.hpp"
 #include "fixtures/snapshots.hpp"
@@ -85,6 +86,25 @@ TEST(HistoryRecord, NodeSampleAndEventsHaveNoUnit) {
       history_event("restart", at_unix(kT0), "a@b.service", {{"cause", "age"}, {"total", 4}});
   EXPECT_EQ(r, R"({"ts":"2025-12-01T10:00:00.000Z","type":"restart","unit":"a@b.service",)"
                R"("cause":"age","total":4})");
+}
+
+TEST(HistoryRecord, NumbersAndUnitAreReadWithoutParsing) {
+  UnitSample u = archiver(1000, 2000);
+  u.restarts = {{RestartCause::age, 7}};
+  std::string line = history_unit_sample(u, at_unix(kT0));
+  EXPECT_EQ(record_unit(line), "archiver@ch1.service");
+  EXPECT_EQ(sample_number(line, "rss"), 25005.0);  // the unit's, not top's rss (2005)
+  EXPECT_EQ(sample_number(line, "usage"), 6000.0);
+  EXPECT_EQ(sample_number(line, "limit"), double(2ull << 30));
+  EXPECT_EQ(sample_number(line, "processes"), 4.0);
+  EXPECT_EQ(sample_number(line, "age"), std::nullopt);  // inside restarts, after top
+  EXPECT_EQ(sample_number(line, "ss"), std::nullopt);   // a key's tail is no key
+  UnitSample bare = UnitBuilder("r@x.service", "recorder").main(5, 1, 300).no_cgroup();
+  std::string no_cg = history_unit_sample(bare, at_unix(kT0));
+  EXPECT_EQ(sample_number(no_cg, "usage"), std::nullopt);
+  EXPECT_EQ(sample_number(no_cg, "working_set"), std::nullopt);
+  EXPECT_EQ(record_unit(history_node_sample(NodeSample{}, at_unix(kT0))), "");
+  EXPECT_EQ(record_unit(history_event("agent_start", at_unix(kT0), "")), "");
 }
 
 // ---- query parameters ----
