@@ -172,10 +172,15 @@ void Daemon::seed_from_history() {
 
 // Events of this scan, then (every history.interval) one sample per unit and one of the node.
 void Daemon::record_history(const Snapshot& snap) {
-  if (!history_ || snap.taken_at < next_history_sample_) return;
+  if (!history_) return;
+  const auto interval = config_.history.interval;
+  // Not due yet; but a clock stepped back by more than an interval must not stop the samples.
+  if (snap.taken_at < next_history_sample_ && next_history_sample_ - snap.taken_at <= interval)
+    return;
   for (const auto& u : snap.units) history_append(history_unit_sample(u, snap.taken_at));
   history_append(history_node_sample(snap.node, snap.taken_at));
-  next_history_sample_ = snap.taken_at + config_.history.interval;
+  // Half a scan early counts as due: 15 s at 5 s scans stays 15 s instead of 15 or 20.
+  next_history_sample_ = snap.taken_at + interval - std::min(interval, config_.scan_interval) / 2;
 }
 
 void Daemon::save_state() {

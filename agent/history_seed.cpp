@@ -41,6 +41,7 @@ std::map<std::string, UnitSeed> read_seeds(const std::filesystem::path& dir, Wal
     }
     last_line[std::string(unit)].assign(line);
     if (ts < window_start) return true;
+    if (sample_number(line, "processes").value_or(0) == 0) return true;  // down: no sample
     if (auto bytes = sample_number(line, measure))
       seeds[std::string(unit)].samples.emplace_back(ts, *bytes);
     return true;

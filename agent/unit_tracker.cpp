@@ -165,14 +165,17 @@ void UnitTracker::apply(Snapshot& snap) {
 void UnitTracker::seed(const std::string& unit, const UnitSeed& s) {
   if (!units_.count(unit) && units_.size() >= opts_.max_units) return;
   State& st = units_[unit];
+  // Where the history knows more than units.json (missing, or not saved while the disk was
+  // full), it is the newer record: its main process is unknown then, so the one units.json
+  // names is forgotten rather than taken for a restart the history already counted.
+  bool newer_restarts = false;
   for (const auto& [cause, n] : s.restarts)
-    if (n > st.restarts[cause]) st.restarts[cause] = n, dirty_ = true;
-  if (st.generation == 0 && s.oom_generation != 0) {  // nothing persisted: take the history's
+    if (n > st.restarts[cause]) st.restarts[cause] = n, newer_restarts = true, dirty_ = true;
+  if (newer_restarts) st.main.reset(), st.members.clear();
+  if (s.oom_total > st.oom_base + st.oom_last_raw ||
+      (st.generation == 0 && s.oom_generation != 0)) {
     st.generation = s.oom_generation;
     st.oom_last_raw = std::min(s.oom_cgroup, s.oom_total);
-    st.oom_base = s.oom_total - st.oom_last_raw;
-    dirty_ = true;
-  } else if (s.oom_total > st.oom_base + st.oom_last_raw) {
     st.oom_base = s.oom_total - st.oom_last_raw;
     dirty_ = true;
   }

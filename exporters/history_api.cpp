@@ -96,7 +96,7 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
       if (events.size() > limits.max_events) events.pop_front(), truncated = true;
       return true;
     }
-    std::string_view unit = record_unit(line);
+    std::string unit = record_unit(line);
     if (unit.empty()) return true;  // node samples: not part of this answer
     auto it = units.find(unit);
     if (it == units.end()) {
@@ -104,13 +104,15 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
         truncated = true;
         return true;
       }
-      it = units.emplace(std::string(unit), Series{}).first;
+      it = units.emplace(std::move(unit), Series{}).first;
     }
     WallTime t;
     if (!record_time(line, t)) return true;
     double ts = unix_seconds(t);
     auto index = static_cast<long long>(std::floor((ts - since) / step));
+    index = std::min(index, static_cast<long long>(limits.max_points) - 1);  // ts == until
     Series& s = it->second;
+    index = std::max(index, s.open.index);  // a clock stepped back: never reopen a bucket
     if (index != s.open.index) {
       if (s.open.index >= 0) s.points.push_back(point(s.open));
       s.open = Bucket{index, ts, {}};

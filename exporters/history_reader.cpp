@@ -249,15 +249,27 @@ bool first_record_time(const fs::path& path, WallTime& out) {
 
 }  // namespace
 
-std::string_view record_unit(std::string_view line) {
+std::string record_unit(std::string_view line) {
   if (line.size() <= kTypeValueAt) return {};
   size_t type_end = line.find('"', kTypeValueAt);
   if (type_end == std::string_view::npos) return {};
   std::string_view rest = line.substr(type_end + 1);
   if (rest.compare(0, kUnitKey.size(), kUnitKey) != 0) return {};
   rest.remove_prefix(kUnitKey.size());
-  size_t end = rest.find('"');
-  return end == std::string_view::npos ? std::string_view{} : rest.substr(0, end);
+  bool escaped = false;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '\\') {
+      escaped = true;
+      ++i;  // the escaped character
+    } else if (rest[i] == '"') {
+      if (!escaped) return std::string(rest.substr(0, i));
+      // systemd escapes "-" in instance names as \x2d, which JSON writes as \\x2d.
+      std::string_view quoted(rest.data() - 1, i + 2);  // with both quotes
+      auto v = nlohmann::json::parse(quoted, nullptr, false);
+      return v.is_string() ? v.get<std::string>() : std::string();
+    }
+  }
+  return {};
 }
 
 std::optional<double> sample_number(std::string_view line, std::string_view key) {

@@ -55,8 +55,9 @@ HistoryReadStats read_history(const std::filesystem::path& dir, const HistoryFil
 // The ts of a record line from its fixed prefix, without parsing the JSON; false if malformed.
 bool record_time(std::string_view line, WallTime& out);
 
-// The unit member of a record from its fixed place after type ("" for node and agent records).
-std::string_view record_unit(std::string_view line);
+// The unit member of a record from its fixed place after type, unescaped ("" for node and agent
+// records).
+std::string record_unit(std::string_view line);
 
 // A top-level number of a sample (rss, swap, usage, working_set, limit, processes) without
 // building a JSON document: the writer puts these flat members before "top" (history_record.hpp).

@@ -203,9 +203,14 @@ bool HistoryWriter::open_current(std::string& err) {
     return false;
   }
   // From the end: skip the zero bytes a crash can leave (blocks allocated, data never written),
-  // then find the last '\n'. What lies between is a torn record.
+  // then find the last '\n'. What lies between is a torn record. After a failed batch of this
+  // run the good size is known exactly instead.
   uint64_t size = static_cast<uint64_t>(st.st_size), pos = size, content_end = 0, good = 0;
   bool in_zeros = true, found = false;
+  if (known_valid_ && static_cast<uint64_t>(st.st_ino) == known_ino_ && size >= known_size_) {
+    pos = 0;  // no scan
+    good = content_end = known_size_;
+  }
   auto buf = std::make_unique<char[]>(kChunk);
   while (pos > 0 && !found) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, pos));
@@ -252,6 +257,7 @@ bool HistoryWriter::open_current(std::string& err) {
   }
   fd_ = fd;
   good_size_ = good;
+  known_valid_ = false;
   fsync_dir(opts_.dir);  // a new current.jsonl must survive a power loss with its records
   return true;
 }
@@ -259,6 +265,15 @@ bool HistoryWriter::open_current(std::string& err) {
 void HistoryWriter::close_current() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+}
+
+// Closes after a failed batch, remembering where the file's last whole line of this run ends.
+void HistoryWriter::close_failed() {
+  struct stat st {};
+  known_valid_ = fd_ >= 0 && ::fstat(fd_, &st) == 0;
+  known_ino_ = known_valid_ ? static_cast<uint64_t>(st.st_ino) : 0;
+  known_size_ = good_size_;
+  close_current();
 }
 
 bool HistoryWriter::write_batch(const std::string& buf, WallTime now, std::string& err) {
@@ -274,7 +289,7 @@ bool HistoryWriter::write_batch(const std::string& buf, WallTime now, std::strin
   if (static_cast<uint64_t>(st.st_size) > good_size_) {
     if (::ftruncate(fd_, static_cast<off_t>(good_size_)) != 0) {
       err = errno_text(path, errno);
-      close_current();
+      close_failed();
       return false;
     }
   } else if (static_cast<uint64_t>(st.st_size) < good_size_) {
@@ -287,7 +302,7 @@ bool HistoryWriter::write_batch(const std::string& buf, WallTime now, std::strin
   }
   if (!write_all(fd_, buf.data(), buf.size()) || ::fdatasync(fd_) != 0) {
     err = errno_text(path, errno);
-    if (::ftruncate(fd_, static_cast<off_t>(good_size_)) != 0) close_current();
+    if (::ftruncate(fd_, static_cast<off_t>(good_size_)) != 0) close_failed();
     return false;
   }
   if (good_size_ == 0) {

@@ -71,6 +71,7 @@ class HistoryWriter {
 
  private:
   void run();
+  void close_failed();
   // Writer-thread I/O (and the constructor's, before the thread starts); mu_ is not held.
   bool open_current(std::string& err);  // opens current.jsonl, cutting a torn tail
   void close_current();
@@ -92,7 +93,11 @@ class HistoryWriter {
   bool stop_ = false, flush_requested_ = false;
   HistoryStatus status_;
   int fd_ = -1;
-  uint64_t good_size_ = 0;        // bytes of current.jsonl that end with a whole line
+  uint64_t good_size_ = 0;  // bytes of current.jsonl that end with a whole line
+  // Kept when a failed batch had to close the file: on reopen it is cut back to exactly this
+  // (a partial batch may have written whole lines that will be written again).
+  bool known_valid_ = false;
+  uint64_t known_ino_ = 0, known_size_ = 0;
   std::string current_first_ts_;  // ts of its first record, "" when empty
   uint64_t rotated_bytes_ = 0;    // the rotated files as tidy() last listed them
   size_t rotated_files_ = 0;

@@ -170,6 +170,14 @@ memory_high_firing() {
 }
 wait_until 20 memory_high_firing && pass "${UNITS[1]}: MobasherUnitMemoryHigh firing" ||
   fail "${UNITS[1]}: MobasherUnitMemoryHigh not firing within 20 s: $(jq -c --arg u "${UNITS[1]}" '.units[] | select(.unit == $u) | {rss_bytes, warning_bytes, alerts}' "$WORK/status.json" 2>/dev/null)"
+# Its alert_firing record reaches the history file with the next batch (at most 2 s later): the
+# page's chart can only mark it once the history API has it.
+firing_in_history() {
+  curl -fsS --max-time 3 "$URL/api/v1/history?since=10m&unit=${UNITS[1]}" >"$WORK/firing.json" 2>/dev/null &&
+    jq -e '[.events[] | select(.type == "alert_firing")] | length >= 1' "$WORK/firing.json" >/dev/null
+}
+wait_until 10 firing_in_history && pass "${UNITS[1]}: alert_firing is in the history" ||
+  fail "${UNITS[1]}: no alert_firing event in /api/v1/history within 10 s: $(jq -c '.events' "$WORK/firing.json" 2>/dev/null)"
 
 # --- headless Chromium ----------------------------------------------------------------------------
 # run_chromium TAG ARGS...: one bounded headless run (its own profile dir), stdout to WORK/TAG.out.

@@ -104,6 +104,9 @@ TEST(HistoryRecord, NumbersAndUnitAreReadWithoutParsing) {
   EXPECT_EQ(sample_number(no_cg, "usage"), std::nullopt);
   EXPECT_EQ(sample_number(no_cg, "working_set"), std::nullopt);
   EXPECT_EQ(record_unit(history_node_sample(NodeSample{}, at_unix(kT0))), "");
+  // systemd's escaping of "-" in an instance (\x2d) is escaped again by JSON: read back as named.
+  UnitSample esc = UnitBuilder("archiver@ch\\x2d1.service", "archiver").main(5, 1, 300);
+  EXPECT_EQ(record_unit(history_unit_sample(esc, at_unix(kT0))), "archiver@ch\\x2d1.service");
   EXPECT_EQ(record_unit(history_event("agent_start", at_unix(kT0), "")), "");
 }
 
@@ -292,6 +295,36 @@ TEST_F(HistoryDir, SeedNeverLowersPersistedCounters) {
   EXPECT_EQ(j["restarts"]["memory"], 2);  // the history knows more: taken
   EXPECT_EQ(j["oom_base"], 4);
   EXPECT_EQ(j["generation"], 9);
+}
+
+TEST_F(HistoryDir, AStaleUnitsJsonDoesNotCountWhatTheHistoryCountedAgain) {
+  // units.json was last saved before a restart and an OOM kill (the disk was full); the
+  // history recorded both. The first scan after the agent restart must not count them again.
+  UnitTracker tr;
+  tr.load_json(json::parse(R"({"version":1,"units":{"a@1.service":{"generation":9,"oom_base":1,
+      "oom_last_raw":1,"restarts":{"external":1,"oom":0},"last_seen":1,"main":[100,5]}}})"));
+  UnitSeed s;
+  s.restarts = {{RestartCause::external, 1}, {RestartCause::oom, 1}};
+  s.oom_total = 3;
+  s.oom_cgroup = 1;
+  s.oom_generation = 12;
+  tr.seed("a@1.service", s);
+  auto snap = fixtures::snapshot_at(kT0, {UnitBuilder("a@1.service", "archiver")
+                                              .main(200, 9, 1000)
+                                              .cgroup(12, 1000, 1 << 30, 1)
+                                              .limits(1 << 30, 0, 0)});
+  tr.apply(snap);
+  EXPECT_EQ(snap.units[0].restarts.at(RestartCause::oom), 1u);
+  EXPECT_EQ(snap.units[0].restarts.at(RestartCause::external), 1u);  // pid 200 is no new restart
+  EXPECT_EQ(snap.units[0].oom_kills_total, 3u);                      // not 3 + 1
+}
+
+TEST_F(HistoryDir, SamplesOfADownUnitAreNotSeeded) {
+  UnitSample down = UnitBuilder("a@1.service", "archiver");
+  write({history_unit_sample(down, at_unix(kT0)), sample(kT0 + 15, "a@1.service", 500)});
+  auto seeds = read_seeds(dir(), at_unix(kT0 + 20), {}, nullptr);
+  ASSERT_EQ(seeds.at("a@1.service").samples.size(), 1u);
+  EXPECT_EQ(seeds.at("a@1.service").samples[0].second, 500.0);
 }
 
 TEST_F(HistoryDir, WorkingSetMeasureSeedsWorkingSetSamples) {
