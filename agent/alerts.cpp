@@ -181,7 +181,7 @@ AlertPhase AlertEvaluator::phase_of(const std::string& key) const {
 }
 
 std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
-  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  double now = unix_seconds(snap.taken_at);
   const bool ws = s_.measure_working_set;
   std::vector<Notification> out;
   std::set<std::string_view> present;

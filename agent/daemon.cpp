@@ -31,11 +31,6 @@ std::string unit_globs(const Config& c) {
   return out.empty() ? "(no groups configured)" : out;
 }
 
-bool same_store(const HistoryOptions& a, const HistoryOptions& b) {
-  return a.dir == b.dir && a.max_file_size == b.max_file_size && a.max_files == b.max_files &&
-         a.max_age == b.max_age && a.max_total_size == b.max_total_size;
-}
-
 }  // namespace
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
@@ -226,7 +221,7 @@ void Daemon::handle_alerts(Snapshot& snap) {
     return;
   }
   notifier_->notify(notes);
-  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  double now = unix_seconds(snap.taken_at);
   notifier_->keep_alive([&] { return alerts_.firing(now); });
   stats_.notifications_total = notifier_->counts();
   stats_.notification_queue = notifier_->queue_lengths();
@@ -325,7 +320,7 @@ void Daemon::reload() {
       spdlog::warn("reload: state_dir changed from {} to {}; takes effect on restart",
                    config_.state_dir, fresh.state_dir);
     fresh.state_dir = config_.state_dir;
-    bool history_changed = history_ && !same_store(history_options(fresh), history_->options());
+    bool history_changed = history_ && history_options(fresh) != history_->options();
     scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
     tracker_.set_options(tracker_options(fresh));
     alerts_.set_settings(alert_settings(fresh, host_name()));

@@ -6,10 +6,6 @@
 namespace mobasher {
 namespace {
 
-double unix_seconds(WallTime t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
-
 RestartCause cause_named(const std::string& s, bool& ok) {
   for (auto c : kRestartCauses)
     if (s == to_string(c)) return ok = true, c;

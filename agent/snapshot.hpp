@@ -20,6 +20,9 @@ namespace mobasher {
 
 using WallClock = std::chrono::system_clock;
 using WallTime = WallClock::time_point;
+inline double unix_seconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
 
 // A process is (pid, start time in clock ticks since boot): PID reuse never mixes two processes.
 struct ProcessId {

@@ -119,7 +119,7 @@ void UnitTracker::fill(const State& st, UnitSample& u) const {
 }
 
 void UnitTracker::apply(Snapshot& snap) {
-  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  double now = unix_seconds(snap.taken_at);
   uint64_t node_increase = 0;
   if (snap.node.oom_kills) {
     if (last_node_oom_ && *snap.node.oom_kills > *last_node_oom_)

@@ -19,10 +19,6 @@ constexpr size_t kLimitColumn = 5;                   // the last value, not the 
 constexpr size_t kTypeAt = 32;                       // {"ts":"<24>",  then "type":"…
 constexpr std::string_view kSampleType = R"(,"type":"sample")";
 
-double unix_seconds(WallTime t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
-
 // One bucket being filled: the time of its last sample and each value's maximum (limit: last).
 struct Bucket {
   long long index = -1;

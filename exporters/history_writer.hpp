@@ -36,6 +36,7 @@ struct HistoryOptions {
   // current.jsonl also rotates when its first record is older than max_age / max_files (a day
   // with the defaults), so that max_files rotated files cover max_age.
   std::chrono::seconds rotate_age() const;
+  bool operator==(const HistoryOptions&) const = default;
 };
 
 struct HistoryStatus {

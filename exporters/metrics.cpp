@@ -243,7 +243,7 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
       {}, static_cast<double>(snap.units.size()));
   Families::gauge(fs.family("mobasher_last_scan_timestamp_seconds",
                             "When the last scan was taken (Unix time).", MetricType::Gauge),
-                  {}, std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count());
+                  {}, unix_seconds(snap.taken_at));
   Families::gauge(
       fs.family("mobasher_build_info", "Version of the agent and the cgroup layout it detected.",
                 MetricType::Gauge),

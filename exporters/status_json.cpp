@@ -14,7 +14,7 @@ nlohmann::json opt(const std::optional<T>& v) {
 }  // namespace
 
 nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
-  double now = std::chrono::duration<double>(snap.taken_at.time_since_epoch()).count();
+  double now = unix_seconds(snap.taken_at);
   nlohmann::json units = nlohmann::json::array();
   for (const auto& u : snap.units) {
     nlohmann::json procs = nlohmann::json::array();
