@@ -79,7 +79,7 @@ const char* alert_severity(std::string_view alert) {
 std::string format_alert_value(std::string_view alert, double v) {
   if (alert == "MobasherUnitMemoryExhaustionPredicted") return human_seconds(v);
   if (alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
-      alert == "MobasherUnitDown") {
+      alert == "MobasherUnitDown" || alert == "MobasherUnitActionFailed") {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
@@ -116,7 +116,8 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
 
   AlertCheck c;
   c.severity = alert_severity(alert);
-  c.immediate = alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop";
+  c.immediate = alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
+                alert == "MobasherUnitActionFailed";
   double limit = static_cast<double>(u->effective_limit());
   c.limit = limit;
   if (alert == "MobasherUnitMemoryExhaustionPredicted") {
@@ -163,6 +164,20 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
                       " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
                       " OOM kills in all): it is crash-looping and the channel is not being "
                       "recorded reliably.";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitActionFailed") {
+    c.value = u->action_failures;
+    c.threshold = 1;
+    c.on = c.hold = u->action_failures > 0;
+    if (text) {
+      c.summary = name + ": the agent's restart failed " + std::to_string(u->action_failures) +
+                  (u->action_failures == 1 ? " time" : " times");
+      c.description = u->action_error +
+                      ". The agent backs off and tries again (docs/actions.md); until then the "
+                      "unit keeps running as it is. Resolves when an action succeeds or the unit "
+                      "restarts otherwise.";
     }
     return c;
   }

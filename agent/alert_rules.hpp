@@ -13,9 +13,14 @@
 
 namespace mobasher {
 
-inline constexpr std::array<std::string_view, 6> kUnitAlerts = {
-    "MobasherUnitMemoryHigh", "MobasherUnitMemoryCritical", "MobasherUnitMemoryExhaustionPredicted",
-    "MobasherUnitOOMKilled",  "MobasherUnitRestartLoop",    "MobasherUnitDown"};
+inline constexpr std::array<std::string_view, 7> kUnitAlerts = {
+    "MobasherUnitMemoryHigh",
+    "MobasherUnitMemoryCritical",
+    "MobasherUnitMemoryExhaustionPredicted",
+    "MobasherUnitOOMKilled",
+    "MobasherUnitRestartLoop",
+    "MobasherUnitDown",
+    "MobasherUnitActionFailed"};
 inline constexpr std::array<std::string_view, 2> kNodeAlerts = {"MobasherNodeMemoryLow",
                                                                 "MobasherNodeSwapHigh"};
 

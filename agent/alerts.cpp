@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/slots.hpp"
+
 namespace mobasher {
 namespace {
 
@@ -213,11 +215,22 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
       ++mit;
       continue;
     }
-    bool forget = !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
+    // The old slot of a hand-over is stopped on purpose while the other one records.
+    std::optional<std::string> other = other_slot(unit);
+    bool handed_over =
+        other && std::any_of(snap.units.begin(), snap.units.end(),
+                             [&](const UnitSample& u) { return u.unit == *other && u.up(); });
+    bool forget =
+        handed_over || !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
     for (auto alert : kUnitAlerts) {
       auto describe = [&] {
         AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now);
-        if (forget) {  // resolves, and says why: the unit did not come back
+        if (handed_over) {
+          c.on = c.hold = false;
+          c.summary = unit + " handed over to " + *other;
+          c.description = unit + " was stopped after " + *other +
+                          " took over the recording (overlap hand-over).";
+        } else if (forget) {  // resolves, and says why: the unit did not come back
           c.on = c.hold = false;
           c.summary = unit + " is no longer tracked";
           c.description = unit + " has been gone for more than " +

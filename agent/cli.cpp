@@ -36,7 +36,7 @@ Flags:
   --state-dir DIR     counters, alert state, webhook outbox, history (default
                       /var/lib/mobasher-agent; `history` reads DIR/history)
   --log-level LEVEL   trace, debug, info, warn or error (default info)
-  --dry-run           accepted now; with unit restarts (a later release) they are only logged
+  --dry-run           decide and log restarts (history, metrics) but never call systemd
   --local             with `status`: scan here instead of asking the running agent
   --format FORMAT     status: table or json (the /api/v1/status JSON); history: table, json (one
                       array of the records as stored) or csv (default table)

@@ -107,7 +107,7 @@ RestartPolicy parse_restart(const Reader& r, const json& v, const std::string& p
   if (v.contains("on_memory")) p.on_memory = r.size(v["on_memory"], path + ".on_memory", true);
   if (v.contains("for")) p.for_duration = r.duration(v["for"], path + ".for", Duration(0));
   if (v.contains("max_age"))
-    p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(60'000));
+    p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(10'000));
   if (v.contains("predict"))
     p.predict = r.duration(v["predict"], path + ".predict", Duration(1'000));
   return p;
@@ -257,24 +257,56 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
 
 ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path) {
   r.only_keys(v, path,
-              {"enabled", "dry_run", "min_gap", "max_per_unit_per_hour", "cooldown", "handover"});
+              {"enabled", "dry_run", "bus", "min_gap", "max_per_unit_per_hour", "max_per_hour",
+               "max_concurrent", "cooldown", "job_timeout", "retry_backoff", "max_retry_backoff",
+               "handover"});
   ActionsConfig a;
   if (v.contains("enabled")) a.enabled = r.boolean(v["enabled"], path + ".enabled");
   if (v.contains("dry_run")) a.dry_run = r.boolean(v["dry_run"], path + ".dry_run");
+  if (v.contains("bus")) {
+    a.bus = r.string(v["bus"], path + ".bus");
+    if (a.bus != "system" && a.bus.find(':') == std::string::npos)
+      r.fail(path + ".bus", "\"" + a.bus +
+                                "\" is neither \"system\" nor a D-Bus address like "
+                                "\"unix:path=/run/dbus/system_bus_socket\"");
+  }
   if (v.contains("min_gap")) a.min_gap = r.duration(v["min_gap"], path + ".min_gap", Duration(0));
   if (v.contains("cooldown"))
     a.cooldown = r.duration(v["cooldown"], path + ".cooldown", Duration(0));
+  if (v.contains("job_timeout"))
+    a.job_timeout = r.duration(v["job_timeout"], path + ".job_timeout", Duration(1'000));
+  if (v.contains("retry_backoff"))
+    a.retry_backoff = r.duration(v["retry_backoff"], path + ".retry_backoff", Duration(1'000));
+  if (v.contains("max_retry_backoff"))
+    a.max_retry_backoff =
+        r.duration(v["max_retry_backoff"], path + ".max_retry_backoff", Duration(1'000));
+  if (a.max_retry_backoff < a.retry_backoff)
+    r.fail(path + ".max_retry_backoff",
+           "is shorter than retry_backoff (" + format_duration(a.retry_backoff) + ")");
   if (v.contains("max_per_unit_per_hour"))
     a.max_per_unit_per_hour = static_cast<int>(
         r.integer(v["max_per_unit_per_hour"], path + ".max_per_unit_per_hour", 0, 60));
+  if (v.contains("max_per_hour"))
+    a.max_per_hour =
+        static_cast<int>(r.integer(v["max_per_hour"], path + ".max_per_hour", 0, 1000));
+  if (v.contains("max_concurrent"))
+    a.max_concurrent =
+        static_cast<int>(r.integer(v["max_concurrent"], path + ".max_concurrent", 1, 64));
   if (v.contains("handover")) {
     std::string hp = path + ".handover";
     const json& h = v["handover"];
-    r.only_keys(h, hp, {"strategy", "overlap"});
+    r.only_keys(h, hp, {"strategy", "overlap", "start_timeout", "output"});
     if (h.contains("strategy")) a.handover = r.string(h["strategy"], hp + ".strategy");
     if (a.handover != "restart" && a.handover != "overlap")
       r.fail(hp + ".strategy", "\"" + a.handover + "\" is not one of restart, overlap");
     if (h.contains("overlap")) a.overlap = r.duration(h["overlap"], hp + ".overlap", Duration(0));
+    if (h.contains("start_timeout"))
+      a.start_timeout = r.duration(h["start_timeout"], hp + ".start_timeout", Duration(1'000));
+    if (h.contains("output")) {
+      a.output = r.string(h["output"], hp + ".output");
+      if (!a.output.empty() && a.output.front() != '/')
+        r.fail(hp + ".output", "\"" + a.output + "\" is not an absolute path");
+    }
   }
   return a;
 }

@@ -59,10 +59,17 @@ struct AlertsConfig {
 
 struct ActionsConfig {
   bool enabled = true, dry_run = false;
+  std::string bus = "system";  // or an sd-bus address: "unix:path=/run/dbus/system_bus_socket"
   Duration min_gap{600'000}, cooldown{120'000};
   int max_per_unit_per_hour = 3;
-  std::string handover = "restart";
-  Duration overlap{30'000};
+  int max_per_hour = 12;         // every unit on this host together
+  int max_concurrent = 1;        // actions in flight on this host
+  Duration job_timeout{90'000};  // systemd's default TimeoutStartSec
+  Duration retry_backoff{300'000}, max_retry_backoff{3600'000};  // after a failed action, doubling
+  std::string handover = "restart";                              // restart | overlap
+  Duration overlap{30'000};        // both slots running before the old one is stopped
+  Duration start_timeout{60'000};  // the new slot must be active within this
+  std::string output;  // optional path; "{unit}", "{instance}": the new slot's file must grow
 };
 
 struct HistoryConfig {

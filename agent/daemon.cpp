@@ -147,6 +147,7 @@ void Daemon::save_json_state(State& state, const char* file, std::string& last_e
 void Daemon::load_state() {
   load_json_state(tracker_, "units.json");
   load_json_state(alerts_, "alerts.json");
+  if (restarter_) load_json_state(restarter_->policy(), "actions.json");
   seed_from_history();
 }
 
@@ -181,6 +182,7 @@ void Daemon::record_history(const Snapshot& snap) {
 void Daemon::save_state() {
   save_json_state(tracker_, "units.json", last_state_error_);
   save_json_state(alerts_, "alerts.json", last_alert_state_error_);
+  if (restarter_) save_json_state(restarter_->policy(), "actions.json", last_action_state_error_);
 }
 
 void Daemon::start_notifier() {
@@ -271,7 +273,12 @@ void Daemon::scan_now() {
   auto snap = std::make_shared<Snapshot>();
   try {
     *snap = scanner_->scan(WallClock::now(), std::chrono::steady_clock::now());
+    if (restarter_) restarter_->annotate(*snap);
     tracker_.apply(*snap);
+    if (restarter_) {
+      restarter_->act(*snap, tracker_);
+      stats_.actions = restarter_->stats();
+    }
     handle_alerts(*snap);
     ++stats_.scans_total;
     for (const auto& [source, n] : snap->errors) stats_.scan_errors_total[source] += n;
@@ -324,6 +331,7 @@ void Daemon::reload() {
     scanner_ = std::make_unique<Scanner>(scanner_options(cli_), fresh);
     tracker_.set_options(tracker_options(fresh));
     alerts_.set_settings(alert_settings(fresh, host_name()));
+    if (restarter_) restarter_->set_config(fresh);
     config_ = std::move(fresh);
     start_notifier();
     if (history_changed) {
@@ -356,6 +364,8 @@ void Daemon::on_signal(int signo) {
 
 int Daemon::run() {
   history_ = std::make_unique<HistoryWriter>(history_options(config_));
+  restarter_ = std::make_unique<actions::Restarter>(
+      io_, config_, [this](std::string line) { history_append(std::move(line)); });
   // The directory is fixed for the run (state_dir changes take effect on restart).
   HistoryHandler history_api_handler = [dir = history_->options().dir](const QueryParams& q) {
     try {
@@ -391,6 +401,7 @@ int Daemon::run() {
   schedule_scan();
   io_.run();
   save_state();
+  restarter_.reset();  // an action in flight is left to systemd; a hand-over is finished on start
   history_append(history_event("agent_stop", WallClock::now(), "", {{"reason", stop_reason_}}));
   history_.reset();  // syncs the records still pending
   notifier_.reset();

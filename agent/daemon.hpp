@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "agent/actions/restarter.hpp"
 #include "agent/alerts.hpp"
 #include "agent/cli.hpp"
 #include "agent/config.hpp"
@@ -70,6 +71,7 @@ class Daemon {
   AlertEvaluator alerts_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<HistoryWriter> history_;
+  std::unique_ptr<actions::Restarter> restarter_;
   WallTime next_history_sample_{};
   Publication pub_;
   AgentStats stats_;
@@ -77,7 +79,7 @@ class Daemon {
   SnapshotPtr last_;
   std::set<std::string> known_units_;
   bool first_scan_ = true;
-  std::string last_state_error_, last_alert_state_error_;
+  std::string last_state_error_, last_alert_state_error_, last_action_state_error_;
   std::string stop_reason_ = "stopped";
   std::chrono::steady_clock::time_point next_;
 };

@@ -86,6 +86,17 @@ struct UnitSample {
   // From the alert evaluator: every unit alert (names of static storage, kUnitAlerts).
   AlertPhases alerts;
 
+  // From systemd over D-Bus (when actions are enabled and the bus answers): the last bulk
+  // GetAll, which may be a scan old.
+  struct Systemd {
+    std::string active_state, sub_state, result;
+    uint32_t n_restarts = 0;  // automatic (Restart=) restarts; a manual restart resets it to 0
+  };
+  std::optional<Systemd> systemd;
+  // From the action executor: consecutive failed actions on this unit and the last error.
+  int action_failures = 0;
+  std::string action_error;
+
   bool up() const { return !processes.empty(); }
   uint64_t rss() const;
   uint64_t swap() const;

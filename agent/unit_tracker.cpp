@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/slots.hpp"
+
 namespace mobasher {
 
 namespace {
@@ -28,6 +30,8 @@ RestartCause cause_from(const std::string& s) {
 
 // An OOM kill explains a restart that follows it within this long.
 constexpr double kOomEvidenceSeconds = 60;
+// systemd's NRestarts explains a restart seen from the processes within this long.
+constexpr double kMatchSeconds = 30;
 
 void UnitTracker::set_options(TrackerOptions o) {
   if (o.measure_working_set != opts_.measure_working_set)
@@ -65,27 +69,44 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now) {
   members.reserve(u.processes.size());
   for (const auto& p : u.processes) members.push_back(p.id);
   std::sort(members.begin(), members.end());
+  bool expecting = st.expected && now <= st.expected_until;
+  if (st.expected && !expecting) st.expected.reset();
+  const ProcessSample* fresh = nullptr;
   if (!st.main) {
-    if (const ProcessSample* m = u.main_process()) st.main = m->id;
+    fresh = u.main_process();
+    if (fresh && !expecting) st.main = fresh->id, fresh = nullptr;  // first sight: no restart
   } else if (!std::binary_search(members.begin(), members.end(), *st.main)) {
-    const ProcessSample* fresh = nullptr;
     for (const auto& p : u.processes)
       if (p.main && !std::binary_search(st.members.begin(), st.members.end(), p.id) &&
           (!fresh || p.id.start_time < fresh->id.start_time))
         fresh = &p;
-    if (fresh) {
-      RestartCause cause = RestartCause::external;
-      if (st.oom_seen_at) {
-        cause = RestartCause::oom;
-        st.oom_seen_at.reset();
-      } else {
-        r.unexplained_restart = regenerated;
-      }
-      ++st.restarts[cause];
-      st.main = fresh->id;
-      st.samples.clear();  // a new process: its growth starts again
-      dirty_ = true;
+  }
+  if (fresh) {
+    // Without a cause yet, and systemd's properties at hand: wait for NRestarts to tell
+    // systemd's Restart= from anything else, rather than count external and take it back.
+    bool ask_systemd = st.n_restarts && now - st.n_restarts_at <= kMatchSeconds;
+    std::optional<RestartCause> cause;
+    if (expecting) {
+      cause = *st.expected;
+      st.expected.reset();
+    } else if (st.oom_seen_at) {
+      cause = RestartCause::oom;
+      st.oom_seen_at.reset();
+    } else {
+      r.unexplained_restart = regenerated;
+      if (!ask_systemd) cause = RestartCause::external;
     }
+    if (ask_systemd && (!cause || *cause == RestartCause::oom)) {
+      st.unmatched.push_back({now, !cause});
+      if (st.unmatched.size() > 16) {  // bounded: the oldest is decided now
+        if (st.unmatched.front().pending) ++st.restarts[RestartCause::external];
+        st.unmatched.pop_front();
+      }
+    }
+    if (cause) ++st.restarts[*cause];
+    st.main = fresh->id;
+    st.samples.clear();  // a new process: its growth starts again
+    dirty_ = true;
   }
   st.members = std::move(members);
 
@@ -104,6 +125,42 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now) {
   }
   st.last_seen = now;
   return r;
+}
+
+// Every NRestarts increase is one automatic restart by systemd's Restart=: one already seen (an
+// OOM kill stays oom, a pending one is counted systemd) or one between two scans that was never
+// seen (counted systemd now). A decrease (a manual restart, reset-failed) or an observation after
+// a gap (the bus was down) only rebases: what happened meanwhile was counted from the processes.
+void UnitTracker::match_systemd(State& st, const UnitSample& u, double now) {
+  while (!st.unmatched.empty() && now - st.unmatched.front().at > kMatchSeconds) {
+    if (st.unmatched.front().pending) ++st.restarts[RestartCause::external], dirty_ = true;
+    st.unmatched.pop_front();
+  }
+  if (!u.systemd) return;
+  uint32_t n = u.systemd->n_restarts;
+  bool fresh = st.n_restarts && now - st.n_restarts_at <= kMatchSeconds;
+  if (fresh && n > *st.n_restarts) {
+    for (uint32_t i = *st.n_restarts; i < n; ++i) {
+      bool seen_oom = !st.unmatched.empty() && !st.unmatched.front().pending;
+      if (!st.unmatched.empty()) st.unmatched.pop_front();
+      if (!seen_oom) ++st.restarts[RestartCause::systemd];
+    }
+    dirty_ = true;
+  }
+  st.n_restarts = n;
+  st.n_restarts_at = now;
+}
+
+void UnitTracker::forget_expectation(const std::string& unit) {
+  if (auto it = units_.find(unit); it != units_.end()) it->second.expected.reset();
+}
+
+void UnitTracker::expect_restart(const std::string& unit, RestartCause cause, double until) {
+  if (!units_.count(unit) && units_.size() >= opts_.max_units) return;
+  State& st = units_[unit];
+  st.expected = cause;
+  st.expected_until = until;
+  if (st.last_seen == 0) st.last_seen = until;  // not forgotten before it appears
 }
 
 void UnitTracker::fill(const State& st, UnitSample& u) const {
@@ -146,14 +203,26 @@ void UnitTracker::apply(Snapshot& snap) {
   for (auto [st, u] : unexplained) {
     if (unattributed_node_ooms_ == 0) break;
     --unattributed_node_ooms_;
-    --st->restarts[RestartCause::external];
+    if (!st->unmatched.empty() && st->unmatched.back().pending && st->unmatched.back().at == now)
+      st->unmatched.back().pending = false;  // not counted yet: an OOM kill, matched as one
+    else
+      --st->restarts[RestartCause::external];  // counted this scan, not exported yet
     ++st->restarts[RestartCause::oom];
     ++st->oom_base;
   }
   for (auto& u : snap.units)
-    if (auto it = units_.find(u.unit); it != units_.end()) fill(it->second, u);
+    if (auto it = units_.find(u.unit); it != units_.end()) {
+      match_systemd(it->second, u, now);  // after the OOM attribution: oom stays oom
+      fill(it->second, u);
+    }
+  const double forget_after = static_cast<double>(opts_.forget_after.count());
   for (auto it = units_.begin(); it != units_.end();) {
-    if (now - it->second.last_seen > static_cast<double>(opts_.forget_after.count())) {
+    // The idle slot of a hand-over is away for a whole cycle: it keeps its counters while the
+    // other slot runs.
+    auto other = other_slot(it->first);
+    auto partner = other ? units_.find(*other) : units_.end();
+    bool kept = partner != units_.end() && now - partner->second.last_seen <= forget_after;
+    if (now - it->second.last_seen > forget_after && !kept) {
       it = units_.erase(it);
       dirty_ = true;
     } else {

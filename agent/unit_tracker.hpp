@@ -47,6 +47,11 @@ class UnitTracker {
   // grows; units.json may be missing, unreadable or older after a full disk); growth samples
   // come from the history alone (units.json has none).
   void seed(const std::string& unit, const UnitSeed& s);
+  // The agent is about to replace `unit` for `cause` (RestartUnit, or the new slot of a
+  // hand-over): the next new main process seen before `until` (Unix seconds) is counted with that
+  // cause, not as external, also when the unit was not tracked before (a slot that was stopped).
+  void expect_restart(const std::string& unit, RestartCause cause, double until);
+  void forget_expectation(const std::string& unit);  // the action failed: nothing to expect
   bool dirty() const { return dirty_; }
   size_t tracked_units() const { return units_.size(); }
   void set_options(TrackerOptions o);  // a change of measure starts the growth samples anew
@@ -62,12 +67,25 @@ class UnitTracker {
     std::map<RestartCause, uint64_t> restarts;
     std::deque<std::pair<double, double>> samples;  // (unix seconds, bytes)
     double last_seen = 0;
+    std::optional<RestartCause> expected;  // expect_restart()
+    double expected_until = 0;
+    std::optional<uint32_t> n_restarts;  // systemd's NRestarts when last seen, and when
+    double n_restarts_at = 0;
+    // Restarts seen that an NRestarts increase may still explain (systemd's properties can be a
+    // scan or two late): pending ones are not counted yet (systemd if NRestarts rises within
+    // kMatchSeconds, else external); counted ones are OOM kills (they stay oom).
+    struct Seen {
+      double at = 0;
+      bool pending = false;
+    };
+    std::deque<Seen> unmatched;
   };
   struct Update {
     uint64_t oom_increase = 0;         // OOM kills the unit's cgroup counter showed this scan
     bool unexplained_restart = false;  // restarted into a new cgroup with no OOM evidence
   };
   Update update(State& st, UnitSample& u, double now);
+  void match_systemd(State& st, const UnitSample& u, double now);
   void fill(const State& st, UnitSample& u) const;
 
   TrackerOptions opts_;

@@ -98,6 +98,9 @@ void unit_families(Families& fs, const Snapshot& snap) {
       "Horizon of the exhaustion alert: the group's restart.predict (alert when seconds_to_limit "
       "is below it).",
       G);
+  auto& action_failures = fs.family(
+      "mobasher_unit_action_failures",
+      "Consecutive failed restart actions of the agent on the unit (0 after one succeeds).", G);
   auto& alert_state = fs.family("mobasher_unit_alert_state",
                                 "State of each unit alert: 0 inactive, 1 pending, 2 firing.", G);
   auto& prss = fs.family("mobasher_process_rss_bytes",
@@ -127,6 +130,7 @@ void unit_families(Families& fs, const Snapshot& snap) {
     if (u.growth_bytes_per_second) Families::gauge(growth, l, *u.growth_bytes_per_second);
     if (u.seconds_to_limit) Families::gauge(ttl, l, *u.seconds_to_limit);
     Families::gauge(predict, l, u.predict_seconds);
+    Families::gauge(action_failures, l, u.action_failures);
     for (const auto& [alert, phase] : u.alerts)
       Families::gauge(alert_state, with(l, "alert", std::string(alert)),
                       static_cast<double>(phase));
@@ -236,6 +240,22 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
     Families::gauge(fs.family("mobasher_history_writable",
                               "1 when the last history write succeeded, 0 while writes fail.", G),
                     {}, h->error.empty() ? 1 : 0);
+  }
+  if (const auto& act = a.actions) {
+    auto& total = fs.family("mobasher_actions_total",
+                            "Restart actions of the agent by action (restart, handover), cause "
+                            "(memory, predicted, age) and result (done, dry_run, or what failed).",
+                            MetricType::Counter);
+    for (const auto& [key, n] : act->total)
+      Families::counter(total, {{"action", key.at(0)}, {"cause", key.at(1)}, {"result", key.at(2)}},
+                        static_cast<double>(n));
+    Families::gauge(
+        fs.family("mobasher_actions_in_flight", "Restart actions under way.", MetricType::Gauge),
+        {}, static_cast<double>(act->in_flight));
+    Families::gauge(
+        fs.family("mobasher_systemd_bus_connected",
+                  "1 while the agent is connected to systemd's D-Bus API.", MetricType::Gauge),
+        {}, act->bus_connected ? 1 : 0);
   }
   Families::gauge(
       fs.family("mobasher_units_discovered",

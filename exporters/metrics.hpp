@@ -14,6 +14,13 @@
 
 namespace mobasher {
 
+// What the restart actions did (agent/actions/restarter.hpp); absent when actions are disabled.
+struct ActionStats {
+  std::map<std::vector<std::string>, uint64_t> total;  // {action, cause, result} -> count
+  size_t in_flight = 0;
+  bool bus_connected = false;
+};
+
 struct AgentStats {
   std::string version;
   uint64_t scans_total = 0;
@@ -22,6 +29,7 @@ struct AgentStats {
   std::map<std::string, std::map<std::string, uint64_t>> notifications_total;  // receiver, result
   std::map<std::string, size_t> notification_queue;                            // by receiver
   std::optional<HistoryStatus> history;  // absent: no history store (once, status --local)
+  std::optional<ActionStats> actions;
 };
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the whole test suite: unit and integration tests in a
-# normal build, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, then the
-# format check. Must run as root: the integration tests make real cgroups and processes.
+# normal build; then, in an AddressSanitizer + UndefinedBehaviorSanitizer build, the unit tests and
+# the integration tests labelled "asan" (tests/integration/CMakeLists.txt); then the format check.
+# Must run as root: the integration tests make real cgroups and processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $EUID -ne 0 ]]; then
@@ -12,18 +13,19 @@ scripts/install-deps.sh --test
 jobs=$(nproc)
 start=$SECONDS
 
-run_suite() {  # BUILD_DIR CMAKE_ARGS...
-  local dir=$1; shift
+run_suite() {  # BUILD_DIR LABEL_REGEX CMAKE_ARGS...
+  local dir=$1 labels=$2; shift 2
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  ctest --test-dir "$dir" --output-on-failure --timeout 600 --no-tests=error
+  # Unit tests run in parallel; integration tests are RUN_SERIAL (real cgroups, real systemd).
+  ctest --test-dir "$dir" -j"$jobs" -L "$labels" --output-on-failure --timeout 600 --no-tests=error
 }
 
 echo "=== normal build ==="
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=ON
+run_suite build 'unit|integration' -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=ON
 echo "=== ASan + UBSan build ==="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
+  run_suite build-asan 'unit|asan' -DCMAKE_BUILD_TYPE=Debug -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
 echo "=== format check ==="
 sources() { find agent collectors exporters tests bench \( -name '*.cpp' -o -name '*.hpp' \) -print0; }
 unformatted=$(sources | xargs -0 clang-format --dry-run 2>&1 | grep -c 'warning:' || true)

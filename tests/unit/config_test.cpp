@@ -10,6 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using fixtures::FixtureTree;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // Loads `text` from a real file and returns the ConfigError message ("" if it loaded).
@@ -335,6 +336,57 @@ TEST_F(ConfigFile, HistoryTotalSizeMustHoldTwoFiles) {
   // Without max_total_size the culprit is the file size that outgrew the default 512M.
   msg = error_of("{\n  \"history\": { \"max_file_size\": \"300M\" }\n}");
   EXPECT_THAT(msg, HasSubstr(where(2, "history.max_file_size")));
+}
+
+TEST(ParseConfig, ActionKeys) {
+  Config c = parse_config(R"json({
+  "actions": { "bus": "unix:path=/proc/42/root/run/dbus/system_bus_socket", "max_per_hour": 20,
+               "max_concurrent": 2, "job_timeout": "30s", "retry_backoff": "1m",
+               "max_retry_backoff": "10m",
+               "handover": { "strategy": "overlap", "start_timeout": "20s",
+                             "output": "/srv/rec/{instance}.ts" } },
+  "groups": [ { "name": "archiver", "units": "archiver@*.service", "memory_limit": "2G",
+                "restart": { "on_memory": "85%", "for": "10s", "max_age": "15s", "predict": "5m" } } ]
+})json",
+                          "a.json");
+  EXPECT_EQ(c.actions.bus, "unix:path=/proc/42/root/run/dbus/system_bus_socket");
+  EXPECT_EQ(c.actions.max_per_hour, 20);
+  EXPECT_EQ(c.actions.max_concurrent, 2);
+  EXPECT_EQ(c.actions.job_timeout, 30s);
+  EXPECT_EQ(c.actions.retry_backoff, 1min);
+  EXPECT_EQ(c.actions.max_retry_backoff, 10min);
+  EXPECT_EQ(c.actions.start_timeout, 20s);
+  EXPECT_EQ(c.actions.output, "/srv/rec/{instance}.ts");
+  EXPECT_EQ(c.groups[0].restart.max_age, 15s);
+  EXPECT_DOUBLE_EQ(c.groups[0].restart.on_memory->percent.value_or(0), 85.0);
+  Config d = default_config();
+  EXPECT_EQ(d.actions.bus, "system");
+  EXPECT_EQ(d.actions.max_per_hour, 12);
+  EXPECT_EQ(d.actions.max_concurrent, 1);
+  EXPECT_EQ(d.actions.overlap, 30s);
+  EXPECT_EQ(d.groups[0].restart.max_age, 4h);
+  EXPECT_EQ(d.groups[0].restart.predict, 10min);
+}
+
+TEST_F(ConfigFile, BadActionValuesNameTheKey) {
+  EXPECT_THAT(error_of("{\n  \"actions\": { \"bus\": \"session\" }\n}"),
+              AllOf(HasSubstr(where(2, "actions.bus")), HasSubstr("\"session\" is neither")));
+  EXPECT_THAT(error_of("{\n  \"actions\": {\n \"max_concurrent\": 0 }\n}"),
+              HasSubstr(where(3, "actions.max_concurrent")));
+  EXPECT_THAT(
+      error_of(
+          "{\n  \"actions\": { \"retry_backoff\": \"10m\", \"max_retry_backoff\": \"1m\" }\n}"),
+      AllOf(HasSubstr("actions.max_retry_backoff"), HasSubstr("shorter than retry_backoff (10m)")));
+  EXPECT_THAT(
+      error_of("{\n  \"actions\": { \"handover\": {\n \"output\": \"rec/x.ts\" } }\n}"),
+      AllOf(HasSubstr(where(3, "actions.handover.output")), HasSubstr("not an absolute path")));
+  EXPECT_THAT(error_of("{\n  \"actions\": { \"handover\": {\n \"slots\": 2 } }\n}"),
+              AllOf(HasSubstr(where(3, "actions.handover.slots")), HasSubstr("unknown key")));
+  EXPECT_THAT(error_of(R"({
+  "groups": [ { "name": "a", "units": "a@*.service", "memory_limit": "1G",
+                "restart": { "max_age": "5s" } } ]
+})"),
+              HasSubstr(where(3, "groups[0].restart.max_age")));
 }
 
 }  // namespace

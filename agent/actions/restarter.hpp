@@ -1,0 +1,72 @@
+// The action side of the daemon in one place: systemd's properties into the snapshot, the
+// policy's decisions carried out by the executor over D-Bus, and what they did as logs, history
+// events, counters and the failures the MobasherUnitActionFailed alert reports.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/actions/executor.hpp"
+#include "agent/actions/systemd_client.hpp"
+#include "agent/config.hpp"
+#include "agent/policy.hpp"
+#include "agent/unit_tracker.hpp"
+#include "exporters/metrics.hpp"
+
+namespace mobasher::actions {
+
+// May start/stop/restart `unit`: it matches the unit glob of a configured group.
+bool allowed_unit(const Config& c, const std::string& unit);
+SystemdClientOptions client_options(const Config& c);
+ExecutorSettings executor_settings(const Config& c);
+
+class Restarter {
+ public:
+  using History = std::function<void(std::string line)>;
+  Restarter(boost::asio::io_context& io, const Config& c, History history);
+  ~Restarter();
+  void set_config(const Config& c);  // SIGHUP: a changed bus address reconnects
+
+  // Before the tracker: systemd's last properties and the failed actions into the units.
+  void annotate(Snapshot& snap) const;
+  // After the tracker: decide, carry out, and ask systemd for fresh properties (off the loop).
+  void act(const Snapshot& snap, UnitTracker& tracker);
+
+  ActionStats stats() const;
+  Policy& policy() { return policy_; }
+
+  static constexpr size_t kMaxUnits = 1024;
+
+ private:
+  struct Failure {
+    int count = 0;
+    std::string error;
+    uint64_t restarts_seen = 0;  // the unit's restarts then: a later restart resolves the failure
+  };
+  void rebuild();
+  void report(const ActionReport& r);
+  void refresh_properties(const Snapshot& snap);
+  void count(const Decision& d, const std::string& result) {
+    ++total_[{to_string(d.action), to_string(d.cause), result}];
+  }
+
+  boost::asio::io_context& io_;
+  Config config_;
+  History history_;
+  Policy policy_;
+  std::unique_ptr<SystemdClient> client_;
+  std::unique_ptr<Executor> executor_;
+  std::map<std::string, UnitProperties> properties_;  // the last answer per unit
+  bool properties_pending_ = false;
+  bool rebuild_ = true;  // the client must be (re)made for the current config
+  std::map<std::string, Failure> failures_;
+  std::map<std::string, uint64_t> totals_;  // restarts of each unit in the last snapshot
+  UnitTracker* tracker_ = nullptr;          // the daemon's, which outlives this
+  std::map<std::vector<std::string>, uint64_t> total_;
+  std::shared_ptr<Restarter*> self_;  // property answers arriving after destruction are dropped
+};
+
+}  // namespace mobasher::actions
