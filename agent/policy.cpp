@@ -59,7 +59,11 @@ PolicySettings policy_settings(const Config& c) {
 
 double age_due(double start, double max_age, size_t index, size_t count) {
   double phase = count ? max_age * static_cast<double>(index) / static_cast<double>(count) : 0;
-  double turn = phase + std::floor((start + max_age - phase) / max_age) * max_age;
+  // Start times from /proc come from the whole-second btime and read up to 1 s early: a unit
+  // restarted just after its turn must not count as started before it (it would be restarted
+  // again at max_age / 2, off its turn).
+  constexpr double kStartTimeSlack = 1;
+  double turn = phase + std::floor((start + kStartTimeSlack + max_age - phase) / max_age) * max_age;
   return std::max(turn, start + max_age / 2);
 }
 

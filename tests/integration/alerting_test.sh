@@ -118,16 +118,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- helpers --------------------------------------------------------------------------------------
-# A failed check also asks whether the agent has died: if it has (a crash, a sanitizer report),
-# nothing after it can be meaningful, so stop at once instead of timing out every later wait.
-eval "lib_$(declare -f fail)"
-fail() {
-  lib_fail "$@"
-  if [[ -n $AGENT_PID ]] && not_alive "$AGENT_PID"; then
-    wait "$AGENT_PID" 2>/dev/null
-    die "the agent (pid $AGENT_PID) died, exit status $?: $(grep -m 3 -E 'ERROR|runtime error|terminate|critical' "$AGENT_LOG" | cut -c1-200 | tr '\n' ' ')"
-  fi
-}
+stop_on_agent_death 'ERROR|runtime error|terminate|critical'
 # start_receiver NAME MODE [PORT]: the python receiver on 127.0.0.1, requests to $WORK/rcv-NAME.jsonl,
 # mode switchable at runtime through $WORK/rcv-NAME.mode. Without PORT a free one is picked (retried
 # when lost to a race); with PORT it must bind that one. Sets RPORT, RCV_PID[NAME].

@@ -124,15 +124,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- helpers --------------------------------------------------------------------------------------
-# A failed check also asks whether the agent has died: then nothing after it can be meaningful.
-eval "lib_$(declare -f fail)"
-fail() {
-  lib_fail "$@"
-  if [[ -n $AGENT_PID ]] && not_alive "$AGENT_PID"; then
-    wait "$AGENT_PID" 2>/dev/null
-    die "the agent (pid $AGENT_PID) died, exit status $?: $(grep -m 3 -E 'ERROR|error|runtime error|terminate' "$AGENT_LOG" | cut -c1-200 | tr '\n' ' ')"
-  fi
-}
+stop_on_agent_death 'ERROR|error|runtime error|terminate'
 now() { echo "$EPOCHREALTIME"; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 num_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }

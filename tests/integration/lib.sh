@@ -147,3 +147,19 @@ finish() {
   printf '\n== %s: %d of %d checks FAILED ==\n' "$1" "$FAILS" "$CHECKS"
   return 1
 }
+
+# stop_on_agent_death PATTERN: from now on a failed check also asks whether the agent under test
+# ($AGENT_PID, its log $AGENT_LOG) has died; if it has (a crash, a sanitizer report), nothing after
+# it can be meaningful, so the test stops at once with the agent's exit status and the first lines
+# of its log matching PATTERN (extended regex), instead of timing out every later wait.
+stop_on_agent_death() {
+  AGENT_DEATH_PATTERN=$1
+  eval "lib_$(declare -f fail)"
+  fail() {
+    lib_fail "$@"
+    if [[ -n ${AGENT_PID:-} ]] && not_alive "$AGENT_PID"; then
+      wait "$AGENT_PID" 2>/dev/null
+      die "the agent (pid $AGENT_PID) died, exit status $?: $(grep -m 3 -E "$AGENT_DEATH_PATTERN" "$AGENT_LOG" | cut -c1-200 | tr '\n' ' ')"
+    fi
+  }
+}

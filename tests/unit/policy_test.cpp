@@ -300,6 +300,16 @@ TEST(PolicyAge, TurnsAreSpreadOverTheCycleAndKept) {
   EXPECT_NEAR(std::fmod(age_due(first, A, 2, 6), A), 2 * A / 6, 1e-6);
 }
 
+TEST(PolicyAge, RestartedJustAfterItsTurnKeepsIt) {
+  // /proc start times come from the whole-second btime: a process started 0.3 s after its turn
+  // can read as started 0.5 s before it. Seen in actions_test.sh age: restarted at max_age/2.
+  double A = 30, turn = 1'800'000'010;  // unit 1 of 3: 10 s past each multiple of 30 s
+  EXPECT_NEAR(age_due(turn - 0.5, A, 1, 3), turn + A, 1e-6);
+  EXPECT_NEAR(age_due(turn + 0.3, A, 1, 3), turn + A, 1e-6);
+  // more than the slack before its turn: off its turn, as before
+  EXPECT_NEAR(age_due(turn - 5, A, 1, 3), turn - 5 + A / 2, 1e-6);
+}
+
 TEST(PolicyAge, UnitsStartedTogetherNeverRestartTogether) {
   // Six archivers booted at the same moment; age restarts over a day, each taking 30 s.
   PolicySettings s = settings();
