@@ -62,7 +62,7 @@ PolicySettings policy_settings(const Config& c);
 // fixed points of the max_age cycle (unit i of n at i * max_age / n past a multiple of max_age,
 // counted from the Unix epoch, so agents agree after restarts). A unit restarts at its last turn
 // before it reaches max_age, but never younger than max_age / 2: a unit started off its turn
-// reaches it within one cycle and keeps it. A start up to 1 s before a turn counts as on it
+// reaches it within two restarts and keeps it. A start up to 1 s before a turn counts as on it
 // (/proc start times are up to 1 s early).
 double age_due(double start, double max_age, size_t index, size_t count);
 
