@@ -11,10 +11,6 @@ std::string key_of(std::string_view alert, const std::string& unit) {
   return std::string(alert) + '\n' + unit;
 }
 
-double seconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
 }  // namespace
 
 AlertEvaluator::Instance AlertEvaluator::instance(std::string_view alert, const std::string& unit,

@@ -15,6 +15,9 @@
 namespace mobasher {
 
 using Duration = std::chrono::milliseconds;
+inline double seconds(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 struct RestartPolicy {
   std::optional<Size> on_memory;

@@ -9,10 +9,6 @@ namespace {
 
 constexpr double kHour = 3600;
 
-double seconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
 std::string span(double s) {
   return format_duration(Duration(static_cast<int64_t>(std::llround(std::max(0.0, s) * 1000))));
 }

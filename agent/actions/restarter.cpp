@@ -42,23 +42,14 @@ bool allowed_unit(const Config& c, const std::string& unit) {
   return false;
 }
 
-SystemdClientOptions client_options(const Config& c) {
+SystemdClientOptions client_options(const Config& live) {
   SystemdClientOptions o;
-  o.address = c.actions.bus;
-  o.job_timeout = c.actions.job_timeout;
-  o.allowed = [c](const std::string& unit) { return allowed_unit(c, unit); };
+  o.address = live.actions.bus;
+  o.job_timeout = live.actions.job_timeout;
+  // Follows reloads: `allowed` is asked on the caller's (the loop's) thread, where `live` changes.
+  o.allowed = [&live](const std::string& unit) { return allowed_unit(live, unit); };
   return o;
 }
-
-namespace {
-// The restarter's client follows reloads: `allowed` is asked on the loop thread (the caller's),
-// where config_ is changed too.
-SystemdClientOptions live_options(const Config& c, const Config* live) {
-  SystemdClientOptions o = client_options(c);
-  o.allowed = [live](const std::string& unit) { return allowed_unit(*live, unit); };
-  return o;
-}
-}  // namespace
 
 ExecutorSettings executor_settings(const Config& c) {
   ExecutorSettings s;
@@ -109,7 +100,7 @@ void Restarter::rebuild() {
   if (!config_.actions.enabled) return;
   try {
     client_ = std::make_unique<SystemdClient>(
-        live_options(config_, &config_),
+        client_options(config_),
         [this](std::function<void()> f) { boost::asio::post(io_, std::move(f)); });
     executor_ = std::make_unique<Executor>(io_, unit_ops(*client_), executor_settings(config_),
                                            [this](const ActionReport& r) { report(r); });
@@ -173,12 +164,10 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
       continue;
     }
     // The restart the tracker will see is this one, with this cause (not "external").
-    double until =
-        now +
-        std::chrono::duration<double>(config_.actions.job_timeout + config_.actions.start_timeout +
-                                      config_.actions.overlap)
-            .count() +
-        2 * std::chrono::duration<double>(config_.scan_interval).count() + 30;
+    double until = now +
+                   seconds(config_.actions.job_timeout + config_.actions.start_timeout +
+                           config_.actions.overlap) +
+                   2 * seconds(config_.scan_interval) + 30;
     tracker.expect_restart(d.target.empty() ? d.unit : d.target, d.cause, until);
     if (!d.target.empty()) failures_.erase(d.target);
     executor_->execute(d);

@@ -20,7 +20,8 @@ namespace mobasher::actions {
 
 // May start/stop/restart `unit`: it matches the unit glob of a configured group.
 bool allowed_unit(const Config& c, const std::string& unit);
-SystemdClientOptions client_options(const Config& c);
+// `live` must outlive the client: its unit globs are read at every call (reloads count).
+SystemdClientOptions client_options(const Config& live);
 ExecutorSettings executor_settings(const Config& c);
 
 class Restarter {
