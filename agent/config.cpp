@@ -102,7 +102,7 @@ class Reader {
 };
 
 RestartPolicy parse_restart(const Reader& r, const json& v, const std::string& path) {
-  r.only_keys(v, path, {"on_memory", "for", "max_age", "predict"});
+  r.only_keys(v, path, {"on_memory", "for", "max_age", "predict", "predict_window"});
   RestartPolicy p;
   if (v.contains("on_memory")) p.on_memory = r.size(v["on_memory"], path + ".on_memory", true);
   if (v.contains("for")) p.for_duration = r.duration(v["for"], path + ".for", Duration(0));
@@ -110,6 +110,8 @@ RestartPolicy parse_restart(const Reader& r, const json& v, const std::string& p
     p.max_age = r.duration(v["max_age"], path + ".max_age", Duration(10'000));
   if (v.contains("predict"))
     p.predict = r.duration(v["predict"], path + ".predict", Duration(1'000));
+  if (v.contains("predict_window"))
+    p.predict_window = r.duration(v["predict_window"], path + ".predict_window", Duration(1'000));
   return p;
 }
 
@@ -258,8 +260,8 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
 ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path) {
   r.only_keys(v, path,
               {"enabled", "dry_run", "bus", "min_gap", "max_per_unit_per_hour", "max_per_hour",
-               "max_concurrent", "cooldown", "job_timeout", "retry_backoff", "max_retry_backoff",
-               "handover"});
+               "max_concurrent", "cooldown", "emergency_gap", "node_memory_floor",
+               "node_memory_for", "job_timeout", "retry_backoff", "max_retry_backoff", "handover"});
   ActionsConfig a;
   if (v.contains("enabled")) a.enabled = r.boolean(v["enabled"], path + ".enabled");
   if (v.contains("dry_run")) a.dry_run = r.boolean(v["dry_run"], path + ".dry_run");
@@ -273,6 +275,15 @@ ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& p
   if (v.contains("min_gap")) a.min_gap = r.duration(v["min_gap"], path + ".min_gap", Duration(0));
   if (v.contains("cooldown"))
     a.cooldown = r.duration(v["cooldown"], path + ".cooldown", Duration(0));
+  if (v.contains("emergency_gap"))
+    a.emergency_gap = r.duration(v["emergency_gap"], path + ".emergency_gap", Duration(0));
+  if (v.contains("node_memory_floor")) {
+    a.node_memory_floor = r.size(v["node_memory_floor"], path + ".node_memory_floor", true);
+    if (a.node_memory_floor.percent && *a.node_memory_floor.percent > 100)
+      r.fail(path + ".node_memory_floor", "more than 100% of the node's MemTotal");
+  }
+  if (v.contains("node_memory_for"))
+    a.node_memory_for = r.duration(v["node_memory_for"], path + ".node_memory_for", Duration(0));
   if (v.contains("job_timeout"))
     a.job_timeout = r.duration(v["job_timeout"], path + ".job_timeout", Duration(1'000));
   if (v.contains("retry_backoff"))

@@ -24,6 +24,8 @@ struct RestartPolicy {
   Duration for_duration{30'000};
   std::optional<Duration> max_age;
   std::optional<Duration> predict;
+  // No prediction before the growth was watched this long (a start-up ramp is not a leak).
+  Duration predict_window{300'000};
 };
 
 // Fallback for archivers started without systemd: match processes in /proc.
@@ -64,10 +66,19 @@ struct ActionsConfig {
   bool enabled = true, dry_run = false;
   std::string bus = "system";  // or an sd-bus address: "unix:path=/run/dbus/system_bus_socket"
   Duration min_gap{600'000}, cooldown{120'000};
+  // After a memory emergency's restart, the unit must be active again and this long more before
+  // the group's next emergency restart (docs/actions.md: six archivers crossing 90 % together).
+  Duration emergency_gap{5'000};
+  // MemAvailable below this (of MemTotal) for node_memory_for: the biggest watched unit is
+  // restarted (cause node_memory). 0 disables it.
+  Size node_memory_floor{0, 5.0};
+  Duration node_memory_for{30'000};
   int max_per_unit_per_hour = 3;
   int max_per_hour = 12;         // every unit on this host together
   int max_concurrent = 1;        // actions in flight on this host
-  Duration job_timeout{90'000};  // systemd's default TimeoutStartSec
+  // A systemd job must end within this; unset: the unit's own TimeoutStopUSec + TimeoutStartUSec
+  // (a restart is a stop and a start), read over D-Bus.
+  std::optional<Duration> job_timeout;
   Duration retry_backoff{300'000}, max_retry_backoff{3600'000};  // after a failed action, doubling
   std::string handover = "restart";                              // restart | overlap
   Duration overlap{30'000};        // both slots running before the old one is stopped

@@ -45,7 +45,7 @@ bool allowed_unit(const Config& c, const std::string& unit) {
 SystemdClientOptions client_options(const Config& live) {
   SystemdClientOptions o;
   o.address = live.actions.bus;
-  o.job_timeout = live.actions.job_timeout;
+  o.job_timeout = live.actions.job_timeout.value_or(kDefaultJobTimeout);
   // Follows reloads: `allowed` is asked on the caller's (the loop's) thread, where `live` changes.
   o.allowed = [&live](const std::string& unit) { return allowed_unit(live, unit); };
   return o;
@@ -165,7 +165,8 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
     }
     // The restart the tracker will see is this one, with this cause (not "external").
     double until = now +
-                   seconds(config_.actions.job_timeout + config_.actions.start_timeout +
+                   seconds(config_.actions.job_timeout.value_or(kDefaultJobTimeout) +
+                           config_.actions.start_timeout +
                            config_.actions.overlap) +
                    2 * seconds(config_.scan_interval) + 30;
     tracker.expect_restart(d.target.empty() ? d.unit : d.target, d.cause, until);

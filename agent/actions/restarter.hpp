@@ -18,6 +18,10 @@
 
 namespace mobasher::actions {
 
+// A job's limit when actions.job_timeout is unset and the unit's own timeouts are not known yet:
+// systemd's default TimeoutStopSec + TimeoutStartSec (90 s each).
+inline constexpr std::chrono::milliseconds kDefaultJobTimeout{180'000};
+
 // May start/stop/restart `unit`: it matches the unit glob of a configured group.
 bool allowed_unit(const Config& c, const std::string& unit);
 // `live` must outlive the client: its unit globs are read at every call (reloads count).
