@@ -71,7 +71,7 @@ std::optional<uint64_t> measured_bytes(const UnitSample& u, bool measure_working
 
 const char* alert_severity(std::string_view alert) {
   if (alert == "MobasherUnitMemoryHigh" || alert == "MobasherUnitMemoryExhaustionPredicted" ||
-      alert == "MobasherNodeSwapHigh")
+      alert == "MobasherUnitNoMemoryLimit" || alert == "MobasherNodeSwapHigh")
     return "warning";
   return "critical";
 }
@@ -164,6 +164,21 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
                       " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
                       " OOM kills in all): it is crash-looping and the channel is not being "
                       "recorded reliably.";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitNoMemoryLimit") {
+    // Sep 15: without a cgroup limit nothing stops a leak before the node runs out of memory,
+    // and every percentage silently refers to the configured memory_limit. Value: that fallback.
+    c.value = limit;
+    c.on = c.hold = u->up() && !u->memory.limit;
+    if (text) {
+      c.summary = name + ": no memory limit, the configured " + bytes(limit) + " is not enforced";
+      c.description = name + " (channel " + u->channel + ") runs with " +
+                      (u->memory.present ? "no memory limit on its cgroup" : "no memory cgroup") +
+                      ": nothing stops its memory before the host runs out, and the agent measures "
+                      "it against the configured memory_limit of " +
+                      bytes(limit) + " instead. Set MemoryMax= on the unit (docs/alerts.md).";
     }
     return c;
   }

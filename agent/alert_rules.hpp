@@ -13,14 +13,15 @@
 
 namespace mobasher {
 
-inline constexpr std::array<std::string_view, 7> kUnitAlerts = {
+inline constexpr std::array<std::string_view, 8> kUnitAlerts = {
     "MobasherUnitMemoryHigh",
     "MobasherUnitMemoryCritical",
     "MobasherUnitMemoryExhaustionPredicted",
     "MobasherUnitOOMKilled",
     "MobasherUnitRestartLoop",
     "MobasherUnitDown",
-    "MobasherUnitActionFailed"};
+    "MobasherUnitActionFailed",
+    "MobasherUnitNoMemoryLimit"};
 inline constexpr std::array<std::string_view, 2> kNodeAlerts = {"MobasherNodeMemoryLow",
                                                                 "MobasherNodeSwapHigh"};
 

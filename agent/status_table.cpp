@@ -40,6 +40,19 @@ std::string alert_column(const nlohmann::json& u) {
   return out.empty() ? "ok" : out;
 }
 
+bool limit_enforced(const nlohmann::json& u) {
+  return u.value("limit_enforced", true);
+}
+
+bool any_limit_not_enforced(const nlohmann::json& units) {
+  return std::any_of(units.begin(), units.end(),
+                     [](const nlohmann::json& u) { return !limit_enforced(u); });
+}
+
+std::string limit_column(const nlohmann::json& u) {
+  return format_bytes(u.value("limit_bytes", uint64_t{0})) + (limit_enforced(u) ? "" : "*");
+}
+
 Tone unit_tone(const nlohmann::json& u) {
   bool warning = false;
   if (u.contains("alerts") && u["alerts"].is_object()) {
@@ -111,8 +124,7 @@ std::string status_table(const nlohmann::json& st, bool color) {
     std::snprintf(pct, sizeof pct, "%.1f%%", u.value("percent_of_limit", 0.0));
     rows.push_back({u.value("unit", ""), u.value("channel", ""), pids,
                     format_bytes(u.value("rss_bytes", uint64_t{0})),
-                    format_bytes(u.value("swap_bytes", uint64_t{0})),
-                    format_bytes(u.value("limit_bytes", uint64_t{0})), pct,
+                    format_bytes(u.value("swap_bytes", uint64_t{0})), limit_column(u), pct,
                     age_text(u["age_seconds"]), std::to_string(restarts),
                     std::to_string(u.value("oom_kills_total", uint64_t{0})), alert_column(u)});
     tones.push_back(unit_tone(u));
@@ -132,6 +144,7 @@ std::string status_table(const nlohmann::json& st, bool color) {
     }
     out << (code.empty() ? "" : ansi::reset) << "\n";
   }
+  if (any_limit_not_enforced(st.at("units"))) out << kNoLimitLegend << "\n";
   if (st.at("units").empty())
     out << "(no archiver/recorder units found; cgroup layout: " << st.value("cgroup_layout", "?")
         << ")\n";

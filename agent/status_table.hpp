@@ -12,6 +12,16 @@ namespace mobasher {
 // ("MemoryHigh,OOMKilled"), pending ones marked "?" ("MemoryHigh?").
 std::string alert_column(const nlohmann::json& unit);
 
+// The LIMIT column: "2.00GiB", or "2.00GiB*" when the unit's cgroup has no limit and the
+// agent falls back to the group's configured memory_limit (limit_enforced false); kNoLimitLegend
+// explains the mark under the table.
+std::string limit_column(const nlohmann::json& unit);
+bool limit_enforced(const nlohmann::json& unit);  // true when the JSON does not say (older agent)
+bool any_limit_not_enforced(const nlohmann::json& units);  // then kNoLimitLegend goes below
+inline constexpr std::string_view kNoLimitLegend =
+    "* no memory limit on the unit's cgroup: LIMIT is the group's configured memory_limit, "
+    "not enforced (MobasherUnitNoMemoryLimit)";
+
 // How a row is coloured: red for a firing critical alert (alert_severity), yellow for a firing
 // warning or RSS at/above the unit's warning_bytes, dim for a unit that is down.
 enum class Tone { plain, critical, warning, down };

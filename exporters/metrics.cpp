@@ -66,6 +66,11 @@ void unit_families(Families& fs, const Snapshot& snap) {
   auto& limit = fs.family(
       "mobasher_unit_memory_limit_bytes",
       "Memory limit of the unit: the cgroup's when set, else the configured memory_limit.", G);
+  auto& enforced = fs.family(
+      "mobasher_unit_memory_limit_enforced",
+      "1 when the unit's cgroup has a memory limit; 0 when it has none (or no memory cgroup) and "
+      "the limit above is only the configured memory_limit.",
+      G);
   auto& warn =
       fs.family("mobasher_unit_memory_warning_bytes", "Early-warning threshold of the unit.", G);
   auto& crit =
@@ -119,6 +124,7 @@ void unit_families(Families& fs, const Snapshot& snap) {
     if (u.memory.swap) Families::gauge(cgswap, l, static_cast<double>(*u.memory.swap));
     if (u.memory.failcnt) Families::counter(failcnt, l, static_cast<double>(*u.memory.failcnt));
     Families::gauge(limit, l, static_cast<double>(u.effective_limit()));
+    Families::gauge(enforced, l, u.memory.limit ? 1 : 0);
     Families::gauge(warn, l, static_cast<double>(u.warn_bytes));
     Families::gauge(crit, l, static_cast<double>(u.critical_bytes));
     Families::gauge(procs, l, static_cast<double>(u.processes.size()));

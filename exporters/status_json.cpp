@@ -47,6 +47,7 @@ nlohmann::json status_json(const Snapshot& snap, const std::string& version) {
         {"rss_bytes", u.rss()},
         {"swap_bytes", u.swap()},
         {"limit_bytes", limit},
+        {"limit_enforced", u.memory.limit.has_value()},  // false: limit_bytes is the configured one
         {"warning_bytes", u.warn_bytes},
         {"critical_bytes", u.critical_bytes},
         {"percent_of_limit",

@@ -46,6 +46,13 @@ std::string row_class(const nlohmann::json& u) {
   return cls;
 }
 
+// "2.00GiB*", with the legend's meaning on hover.
+std::string limit_cell(const nlohmann::json& u) {
+  if (limit_enforced(u)) return "<td>" + limit_column(u) + "</td>";
+  return "<td title=\"no limit: configured " + format_bytes(u.value("limit_bytes", uint64_t{0})) +
+         "\">" + limit_column(u) + "</td>";
+}
+
 }  // namespace
 
 std::string status_page(const nlohmann::json& st) {
@@ -66,11 +73,13 @@ std::string status_page(const nlohmann::json& st) {
       h << "<tr class=\"" << row_class(u) << "\"><td>" << escape(u.value("unit", "")) << "</td><td>"
         << u.at("processes").size() << "</td><td>"
         << format_bytes(u.value("rss_bytes", uint64_t{0})) << "</td><td>"
-        << format_bytes(u.value("swap_bytes", uint64_t{0})) << "</td><td>"
-        << format_bytes(u.value("limit_bytes", uint64_t{0})) << "</td><td>" << pct << "</td><td>"
-        << escape(alert_column(u)) << "</td></tr>";
+        << format_bytes(u.value("swap_bytes", uint64_t{0})) << "</td>" << limit_cell(u) << "<td>"
+        << pct << "</td><td>" << escape(alert_column(u)) << "</td></tr>";
     }
     h << "</table>";
+    if (any_limit_not_enforced(st.at("units")))
+      h << "<p class=\"legend\" id=\"nolimit-legend\">" << escape(std::string(kNoLimitLegend))
+        << "</p>";
   }
   h << "</div>";
   std::string units = h.str();

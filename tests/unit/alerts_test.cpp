@@ -265,6 +265,94 @@ TEST(Alerts, VanishedUnitIsForgottenAfterADayOrWhenItsGroupIsRemoved) {
             std::vector<std::string>{"MobasherUnitDown resolved"});
 }
 
+// Sep 15: a unit whose cgroup has no limit (v2 "max", v1 ~2^63) runs on the configured
+// memory_limit, which nothing enforces.
+UnitSample unlimited(uint64_t rss) {
+  UnitSample u = archiver(rss);
+  u.memory.limit.reset();
+  return u;
+}
+
+TEST(Alerts, NoMemoryLimitFiresAfterForAndResolvesWhenTheCgroupGetsALimit) {
+  AlertEvaluator e(settings(30));
+  auto pending = eval(e, kT0, {unlimited(100_MiB)});
+  EXPECT_TRUE(pending.notes.empty());
+  EXPECT_EQ(phase(pending, "MobasherUnitNoMemoryLimit"), AlertPhase::pending);
+  EXPECT_TRUE(eval(e, kT0 + 29, {unlimited(100_MiB)}).notes.empty());
+
+  auto fired = eval(e, kT0 + 30, {unlimited(100_MiB)});
+  ASSERT_EQ(described(fired.notes), std::vector<std::string>{"MobasherUnitNoMemoryLimit firing"});
+  EXPECT_EQ(phase(fired, "MobasherUnitNoMemoryLimit"), AlertPhase::firing);
+  const Notification& n = fired.notes[0];
+  EXPECT_EQ(n.labels,
+            (std::map<std::string, std::string>{{"alertname", "MobasherUnitNoMemoryLimit"},
+                                                {"severity", "warning"},
+                                                {"unit", kUnit},
+                                                {"group", "archiver"},
+                                                {"channel", "ch1"},
+                                                {"instance", "host-a"}}));
+  EXPECT_DOUBLE_EQ(n.value, static_cast<double>(2_GiB));  // the configured fallback
+  EXPECT_DOUBLE_EQ(*n.limit, static_cast<double>(2_GiB));
+  EXPECT_EQ(n.annotations.at("summary"),
+            "archiver@ch1.service: no memory limit, the configured 2.00GiB is not enforced");
+  EXPECT_EQ(n.annotations.at("description"),
+            "archiver@ch1.service (channel ch1) runs with no memory limit on its cgroup: nothing "
+            "stops its memory before the host runs out, and the agent measures it against the "
+            "configured memory_limit of 2.00GiB instead. Set MemoryMax= on the unit "
+            "(docs/alerts.md).");
+
+  // Restarted with MemoryMax=2G: the new cgroup has its limit.
+  auto limited = eval(e, kT0 + 35, {archiver(100_MiB)});
+  ASSERT_EQ(described(limited.notes),
+            std::vector<std::string>{"MobasherUnitNoMemoryLimit resolved"});
+  EXPECT_DOUBLE_EQ(*limited.notes[0].ends_at, kT0 + 35);
+  EXPECT_EQ(phase(limited, "MobasherUnitNoMemoryLimit"), AlertPhase::inactive);
+}
+
+TEST(Alerts, NoMemoryLimitNotForAUnitWithALimitOrWithoutProcesses) {
+  AlertEvaluator e(settings(0));
+  auto limited = eval(e, kT0, {archiver(100_MiB)});
+  EXPECT_TRUE(limited.notes.empty());
+  EXPECT_EQ(phase(limited, "MobasherUnitNoMemoryLimit"), AlertPhase::inactive);
+
+  AlertEvaluator stopped(settings(0));
+  UnitSample empty = unlimited(100_MiB);
+  empty.processes.clear();  // nothing runs: MobasherUnitDown's business, not this one's
+  auto s = eval(stopped, kT0, {empty});
+  EXPECT_EQ(described(s.notes), std::vector<std::string>{"MobasherUnitDown firing"});
+  EXPECT_EQ(phase(s, "MobasherUnitNoMemoryLimit"), AlertPhase::inactive);
+}
+
+TEST(Alerts, NoMemoryLimitResolvesWhenTheUnitStopsOrVanishes) {
+  AlertEvaluator e(settings(0));
+  ASSERT_EQ(described(eval(e, kT0, {unlimited(100_MiB)}).notes),
+            std::vector<std::string>{"MobasherUnitNoMemoryLimit firing"});
+  UnitSample empty = unlimited(100_MiB);
+  empty.processes.clear();
+  EXPECT_EQ(
+      described(eval(e, kT0 + 5, {empty}).notes),
+      (std::vector<std::string>{"MobasherUnitDown firing", "MobasherUnitNoMemoryLimit resolved"}));
+
+  AlertEvaluator g(settings(0));
+  eval(g, kT0, {unlimited(100_MiB)});
+  EXPECT_EQ(
+      described(eval(g, kT0 + 5, {}).notes),
+      (std::vector<std::string>{"MobasherUnitDown firing", "MobasherUnitNoMemoryLimit resolved"}));
+}
+
+// A `match` group's unit (processes matched by name) has no memory cgroup: no limit either.
+TEST(Alerts, NoMemoryLimitForAUnitWithoutAMemoryCgroup) {
+  AlertEvaluator e(settings(0));
+  UnitBuilder b("archiver@ch9", "archiver");
+  b.main(901, 9000, 50_MiB, "ffmpeg").limits(2_GiB, kWarn, kCrit).no_cgroup();
+  b.sample().channel = "ch9";
+  auto s = eval(e, kT0, {b});
+  ASSERT_EQ(described(s.notes), std::vector<std::string>{"MobasherUnitNoMemoryLimit firing"});
+  EXPECT_NE(s.notes[0].annotations.at("description").find("runs with no memory cgroup"),
+            std::string::npos)
+      << s.notes[0].annotations.at("description");
+}
+
 TEST(Alerts, NodeMemoryLowAndSwapHighWithThresholdsInTheSnapshot) {
   AlertEvaluator e(settings(0));
   NodeSample n;

@@ -169,6 +169,20 @@ TEST(Metrics, UnitGauges) {
   EXPECT_FALSE(e.value("mobasher_unit_memory_usage_bytes", ch2()).has_value());
 }
 
+// 1 only when the cgroup itself has a limit; else mobasher_unit_memory_limit_bytes is the
+// configured memory_limit, which nothing enforces.
+TEST(Metrics, LimitEnforcedOnlyWhenTheCgroupHasALimit) {
+  Snapshot s = two_units();
+  auto e = render(s);
+  EXPECT_EQ(e.value("mobasher_unit_memory_limit_enforced", ch1()), 1.0);
+  EXPECT_EQ(e.value("mobasher_unit_memory_limit_enforced", ch2()), 0.0);  // no memory cgroup
+  s.units[0].memory.limit.reset();  // cgroup present, memory.max "max"
+  auto unlimited = render(s);
+  EXPECT_EQ(unlimited.value("mobasher_unit_memory_limit_enforced", ch1()), 0.0);
+  EXPECT_EQ(unlimited.value("mobasher_unit_memory_limit_bytes", ch1()), double(2_GiB));
+  EXPECT_THAT(unlimited.text(), HasSubstr("# TYPE mobasher_unit_memory_limit_enforced gauge"));
+}
+
 TEST(Metrics, SecondsToLimitAbsentWhenNotGrowing) {
   auto e = render(two_units());
   EXPECT_TRUE(e.value("mobasher_unit_seconds_to_limit", ch1()).has_value());
@@ -226,6 +240,8 @@ TEST(Metrics, SeriesOfAVanishedUnitAreAbsent) {
   ASSERT_GT(render(s).count_with_label("unit", "recorder@ch2.service"), 5u);
   s.units.pop_back();  // the recorder stopped
   auto e = render(s);
+  EXPECT_FALSE(e.value("mobasher_unit_memory_limit_enforced", ch2()).has_value());
+  EXPECT_TRUE(e.value("mobasher_unit_memory_limit_enforced", ch1()).has_value());
   EXPECT_EQ(e.count_with_label("unit", "recorder@ch2.service"), 0u);
   EXPECT_GT(e.count_with_label("unit", "archiver@ch1.service"), 5u);
 }

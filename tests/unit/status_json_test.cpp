@@ -97,6 +97,20 @@ TEST(StatusJson, DownUnit) {
   EXPECT_TRUE(u["processes"].empty());
 }
 
+// limit_enforced: the cgroup's own limit (true), or the configured memory_limit in limit_bytes
+// that nothing enforces (false), with or without a memory cgroup.
+TEST(StatusJson, LimitEnforcedSaysWhetherTheCgroupHasALimit) {
+  Snapshot s = scene();
+  auto j = status_json(s, "0.1.0");
+  EXPECT_EQ(j["units"][0]["limit_enforced"], true);
+  EXPECT_EQ(j["units"][1]["limit_enforced"], false);  // no memory cgroup at all
+  s.units[0].memory.limit.reset();                    // cgroup present, no limit
+  auto unlimited = status_json(s, "0.1.0")["units"][0];
+  EXPECT_EQ(unlimited["limit_enforced"], false);
+  EXPECT_EQ(unlimited["limit_bytes"], 2_GiB);  // the configured one
+  EXPECT_TRUE(unlimited["cgroup_memory"]["limit_bytes"].is_null());
+}
+
 TEST(StatusJson, IsValidJsonText) {
   auto text = status_json(scene(), "0.1.0").dump();
   EXPECT_EQ(nlohmann::json::parse(text)["units"][0]["processes"][0]["comm"], "bash");

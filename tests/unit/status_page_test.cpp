@@ -73,6 +73,34 @@ TEST(StatusPage, RowColouredByTheMostSevereFiringAlert) {
   EXPECT_NE(page.find("<tr class=\"\"><td>archiver@&lt;script"), std::string::npos);
 }
 
+// No memory cgroup limit: the table's limit is the configured one, marked, with a legend.
+TEST(StatusPage, LimitNotEnforcedIsMarkedWithALegend) {
+  auto st = scene();
+  st["units"][0]["limit_enforced"] = true;
+  st["units"][2]["limit_enforced"] = true;
+  ASSERT_EQ(st["units"][1]["limit_enforced"], false);  // recorder: no memory cgroup
+  auto page = status_page(st);
+  EXPECT_NE(page.find("<td>2.00GiB</td>"), std::string::npos);
+  EXPECT_NE(page.find("<td title=\"no limit: configured 1.50GiB\">1.50GiB*</td>"),
+            std::string::npos);
+  EXPECT_EQ(count(page, "*</td>"), 1u);
+  EXPECT_EQ(count(page, "<p class=\"legend\" id=\"nolimit-legend\">* no memory limit"), 1u);
+  EXPECT_LT(page.find("nolimit-legend"), page.find("<script>"));
+
+  st["units"][1]["limit_enforced"] = true;
+  auto limited = status_page(st);
+  EXPECT_EQ(limited.find("*</td>"), std::string::npos);
+  EXPECT_EQ(limited.find("id=\"nolimit-legend\""), std::string::npos);
+}
+
+TEST(StatusPage, CardsBadgeALimitNotEnforced) {
+  auto page = status_page(scene());
+  auto script = page.substr(page.find("<script>"));
+  for (const char* s : {"u.limit_enforced !== false", "class=\"pill nolimit\"", ">no limit<",
+                        "configured limit <b>", "\"MobasherUnitNoMemoryLimit\""})
+    EXPECT_NE(script.find(s), std::string::npos) << s;
+}
+
 TEST(StatusPage, HasTheScriptThatDrawsCardsAndCharts) {
   auto page = status_page(scene());
   ASSERT_EQ(count(page, "<script>"), 1u);

@@ -14,6 +14,7 @@ namespace {
 
 using namespace fixtures;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -35,10 +36,11 @@ nlohmann::json status() {
   UnitBuilder a("archiver@ch1.service", "archiver");
   a.main(101, 5000, 4_MiB, "bash", 1'800'000'000 - 5400)
       .child(102, 5010, 1020_MiB, "ffmpeg", 8_MiB)
+      .cgroup(7, 1100_MiB, 2_GiB, 1)  // MemoryMax=2G
       .limits(2_GiB, 1610612736, 2040109465);
   a.sample().oom_kills_total = 1;
   a.sample().restarts = {{RestartCause::oom, 1}, {RestartCause::age, 2}};
-  UnitBuilder r("recorder@ch2.service", "recorder");
+  UnitBuilder r("recorder@ch2.service", "recorder");  // no memory cgroup: limit not enforced
   r.main(201, 6000, 1300_MiB, "ffmpeg", 1'800'000'000 - 90)
       .limits(1610612736, 1288490188, 1530082099);
   r.sample().alerts = {{"MobasherUnitMemoryHigh", AlertPhase::firing},
@@ -49,7 +51,7 @@ nlohmann::json status() {
 
 TEST(StatusTable, OneRowPerUnit) {
   auto rows = lines(status_table(status()));
-  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(words(rows[0]),
             (std::vector<std::string>{"UNIT", "CHANNEL", "PIDS", "RSS", "SWAP", "LIMIT", "%LIMIT",
                                       "AGE", "RESTARTS", "OOM", "ALERTS"}));
@@ -57,8 +59,21 @@ TEST(StatusTable, OneRowPerUnit) {
             (std::vector<std::string>{"archiver@ch1.service", "ch1", "101,102", "1.00GiB",
                                       "8.00MiB", "2.00GiB", "50.0%", "1h30m", "3", "1", "ok"}));
   EXPECT_EQ(words(rows[2]), (std::vector<std::string>{"recorder@ch2.service", "ch2", "201",
-                                                      "1.27GiB", "0B", "1.50GiB", "84.6%", "1m30s",
+                                                      "1.27GiB", "0B", "1.50GiB*", "84.6%", "1m30s",
                                                       "0", "0", "MemoryCritical?,MemoryHigh"}));
+  EXPECT_EQ(rows[3], kNoLimitLegend);
+}
+
+TEST(StatusTable, LimitMarkedOnlyWhenNotEnforced) {
+  auto st = status();
+  EXPECT_EQ(limit_column(st["units"][0]), "2.00GiB");
+  EXPECT_EQ(limit_column(st["units"][1]), "1.50GiB*");
+  st["units"][1]["limit_enforced"] = true;
+  EXPECT_EQ(limit_column(st["units"][1]), "1.50GiB");
+  EXPECT_THAT(status_table(st), Not(HasSubstr("*")));  // no mark, no legend
+  st["units"][1].erase("limit_enforced");  // an older agent's JSON does not say: no mark
+  EXPECT_EQ(limit_column(st["units"][1]), "1.50GiB");
+  EXPECT_EQ(lines(status_table(st)).size(), 3u);
 }
 
 TEST(StatusTable, ColumnsAreAligned) {
@@ -127,7 +142,7 @@ TEST(StatusTable, ToneOfEachUnit) {
 
 TEST(StatusTable, ColouredRowsOnATerminal) {
   auto rows = lines(status_table(coloured_status(), true));
-  ASSERT_EQ(rows.size(), 6u);
+  ASSERT_EQ(rows.size(), 7u);
   auto wrapped = [](const std::string& row, std::string_view code) {
     return row.rfind(code, 0) == 0 && row.size() > 4 && row.substr(row.size() - 4) == "\033[0m";
   };
@@ -140,6 +155,7 @@ TEST(StatusTable, ColouredRowsOnATerminal) {
   EXPECT_TRUE(wrapped(rows[4], "\033[33m")) << rows[4];
   EXPECT_TRUE(wrapped(rows[5], "\033[2m")) << rows[5];
   EXPECT_THAT(rows[5], HasSubstr("recorder@ch5.service"));
+  EXPECT_EQ(rows[6], kNoLimitLegend);  // none has a cgroup limit; the legend is never coloured
 }
 
 TEST(StatusTable, ColourKeepsTheColumnsAligned) {
