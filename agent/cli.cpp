@@ -25,7 +25,8 @@ Commands:
   status --local      the same table from a scan of this host, without the agent
   history             the recorded samples and events of STATE_DIR/history, oldest first,
                       e.g. `history --unit archiver@ch1 --since 6h --format csv`
-  check-config FILE   validate a config file; exit 0 if good, 2 with the culprit if not
+  check-config FILE   validate a config file (the keys it names, over the built-in plan) and
+                      print the effective groups; exit 0 if good, 2 with the culprit if not
   version             print the version
 
 Flags:

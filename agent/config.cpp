@@ -33,6 +33,12 @@ class Reader {
     throw ConfigError(msg.str());
   }
 
+  // For a cross-key message: what the other side is and where it came from.
+  static std::string other(const json& obj, const std::string& key, const std::string& value,
+                           const std::string& unset = "the built-in value") {
+    return key + " (" + value + (obj.contains(key) ? ")" : ", " + unset + ")");
+  }
+
   static std::string join(const std::string& parent, const std::string& key) {
     return parent.empty() ? key : parent + "." + key;
   }
@@ -151,10 +157,15 @@ GroupConfig parse_group(const Reader& r, const json& v, const std::string& path)
   g.warn = v.contains("warn") ? r.size(v["warn"], path + ".warn", true) : Size{0, 75.0};
   g.critical =
       v.contains("critical") ? r.size(v["critical"], path + ".critical", true) : Size{0, 95.0};
-  if (g.warn.resolve(g.memory_limit) > g.critical.resolve(g.memory_limit))
-    r.fail(path + ".warn", "warn (" + format_bytes(g.warn.resolve(g.memory_limit)) +
-                               ") is above critical (" +
-                               format_bytes(g.critical.resolve(g.memory_limit)) + ")");
+  std::string warn = format_bytes(g.warn.resolve(g.memory_limit)),
+              critical = format_bytes(g.critical.resolve(g.memory_limit));
+  if (g.warn.resolve(g.memory_limit) > g.critical.resolve(g.memory_limit)) {
+    if (v.contains("warn"))
+      r.fail(path + ".warn",
+             "warn (" + warn + ") is above " + r.other(v, "critical", critical, "the default"));
+    r.fail(path + ".critical",
+           "critical (" + critical + ") is below " + r.other(v, "warn", warn, "the default"));
+  }
   if (v.contains("restart")) g.restart = parse_restart(r, v["restart"], path + ".restart");
   return g;
 }
@@ -218,11 +229,11 @@ WebhookConfig parse_webhook(const Reader& r, const json& v, const std::string& p
   return w;
 }
 
-AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& path) {
+// Each parse_* below starts from `a`, the built-in section, and sets only the keys `v` names.
+AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& path, AlertsConfig a) {
   r.only_keys(v, path,
               {"for", "repeat_interval", "resolve", "max_backoff", "instance",
                "node_memory_available_min", "node_swap_used_max", "outbox_max", "webhooks"});
-  AlertsConfig a;
   if (v.contains("for")) a.for_duration = r.duration(v["for"], path + ".for", Duration(0));
   if (v.contains("repeat_interval"))
     a.repeat_interval =
@@ -245,6 +256,7 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
     const json& hooks = v["webhooks"];
     if (!hooks.is_array())
       r.fail(path + ".webhooks", "must be an array, not " + Reader::describe(hooks));
+    a.webhooks.clear();  // an array replaces the built-in one
     std::set<std::string> names;
     for (size_t i = 0; i < hooks.size(); ++i) {
       std::string hp = path + ".webhooks[" + std::to_string(i) + "]";
@@ -257,12 +269,12 @@ AlertsConfig parse_alerts(const Reader& r, const json& v, const std::string& pat
   return a;
 }
 
-ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path) {
+ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& path,
+                            ActionsConfig a) {
   r.only_keys(v, path,
               {"enabled", "dry_run", "bus", "min_gap", "max_per_unit_per_hour", "max_per_hour",
                "max_concurrent", "cooldown", "emergency_gap", "node_memory_floor",
                "node_memory_for", "job_timeout", "retry_backoff", "max_retry_backoff", "handover"});
-  ActionsConfig a;
   if (v.contains("enabled")) a.enabled = r.boolean(v["enabled"], path + ".enabled");
   if (v.contains("dry_run")) a.dry_run = r.boolean(v["dry_run"], path + ".dry_run");
   if (v.contains("bus")) {
@@ -291,9 +303,15 @@ ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& p
   if (v.contains("max_retry_backoff"))
     a.max_retry_backoff =
         r.duration(v["max_retry_backoff"], path + ".max_retry_backoff", Duration(1'000));
-  if (a.max_retry_backoff < a.retry_backoff)
-    r.fail(path + ".max_retry_backoff",
-           "is shorter than retry_backoff (" + format_duration(a.retry_backoff) + ")");
+  if (a.max_retry_backoff < a.retry_backoff) {
+    std::string first = format_duration(a.retry_backoff),
+                max = format_duration(a.max_retry_backoff);
+    if (v.contains("max_retry_backoff"))
+      r.fail(path + ".max_retry_backoff",
+             max + " is shorter than " + r.other(v, "retry_backoff", first));
+    r.fail(path + ".retry_backoff",
+           first + " is longer than " + r.other(v, "max_retry_backoff", max));
+  }
   if (v.contains("max_per_unit_per_hour"))
     a.max_per_unit_per_hour = static_cast<int>(
         r.integer(v["max_per_unit_per_hour"], path + ".max_per_unit_per_hour", 0, 60));
@@ -322,9 +340,9 @@ ActionsConfig parse_actions(const Reader& r, const json& v, const std::string& p
   return a;
 }
 
-HistoryConfig parse_history(const Reader& r, const json& v, const std::string& path) {
+HistoryConfig parse_history(const Reader& r, const json& v, const std::string& path,
+                            HistoryConfig h) {
   r.only_keys(v, path, {"interval", "max_file_size", "max_files", "max_age", "max_total_size"});
-  HistoryConfig h;
   if (v.contains("interval"))
     h.interval = r.duration(v["interval"], path + ".interval", Duration(1'000));
   if (v.contains("max_file_size")) {
@@ -339,15 +357,15 @@ HistoryConfig parse_history(const Reader& r, const json& v, const std::string& p
     h.max_total_size = r.size(v["max_total_size"], path + ".max_total_size", false).bytes;
   if (h.max_total_size < 2 * h.max_file_size)
     r.fail(path + (v.contains("max_total_size") ? ".max_total_size" : ".max_file_size"),
-           "max_total_size (" + format_bytes(h.max_total_size) +
-               ") must be at least twice max_file_size (" + format_bytes(h.max_file_size) +
-               "): the current file and one rotated file must fit");
+           r.other(v, "max_total_size", format_bytes(h.max_total_size)) +
+               " must be at least twice " +
+               r.other(v, "max_file_size", format_bytes(h.max_file_size)) +
+               ": the current file and one rotated file must fit");
   return h;
 }
 
-}  // namespace
-
-Config parse_config(std::string_view text, const std::string& source_name) {
+// `base` is the built-in config, or the struct defaults when the built-in text itself is read.
+Config parse_onto(Config base, std::string_view text, const std::string& source_name) {
   LocatedJson doc;
   try {
     doc = parse_json_with_lines(text);
@@ -360,7 +378,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   r.only_keys(v, "",
               {"listen", "scan_interval", "discovery_interval", "state_dir", "measure", "pss",
                "groups", "alerts", "actions", "history"});
-  Config c;
+  Config c = std::move(base);
   c.source = source_name;
   if (v.contains("listen")) {
     c.listen = r.string(v["listen"], "listen");
@@ -383,6 +401,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   if (v.contains("groups")) {
     const json& groups = v["groups"];
     if (!groups.is_array()) r.fail("groups", "must be an array, not " + Reader::describe(groups));
+    c.groups.clear();  // groups replace the built-in ones as a whole; [] means none
     std::set<std::string> names;
     for (size_t i = 0; i < groups.size(); ++i) {
       std::string path = "groups[" + std::to_string(i) + "]";
@@ -391,14 +410,21 @@ Config parse_config(std::string_view text, const std::string& source_name) {
         r.fail(path + ".name", "group \"" + c.groups.back().name + "\" is defined twice");
     }
   }
-  if (v.contains("alerts")) c.alerts = parse_alerts(r, v["alerts"], "alerts");
-  if (v.contains("actions")) c.actions = parse_actions(r, v["actions"], "actions");
-  if (v.contains("history")) c.history = parse_history(r, v["history"], "history");
+  if (v.contains("alerts")) c.alerts = parse_alerts(r, v["alerts"], "alerts", c.alerts);
+  if (v.contains("actions")) c.actions = parse_actions(r, v["actions"], "actions", c.actions);
+  if (v.contains("history")) c.history = parse_history(r, v["history"], "history", c.history);
   return c;
 }
 
+}  // namespace
+
 Config default_config() {
-  return parse_config(kDefaultConfigText, "built-in default");
+  static const Config built_in = parse_onto(Config{}, kDefaultConfigText, "built-in default");
+  return built_in;
+}
+
+Config parse_config(std::string_view text, const std::string& source_name) {
+  return parse_onto(default_config(), text, source_name);
 }
 
 Config load_config_file(const std::string& path) {

@@ -74,8 +74,8 @@ struct ActionsConfig {
   Size node_memory_floor{0, 5.0};
   Duration node_memory_for{30'000};
   int max_per_unit_per_hour = 3;
-  int max_per_hour = 12;         // every unit on this host together
-  int max_concurrent = 1;        // actions in flight on this host
+  int max_per_hour = 12;   // every unit on this host together
+  int max_concurrent = 1;  // actions in flight on this host
   // A systemd job must end within this; unset: the unit's own TimeoutStopUSec + TimeoutStartUSec
   // (a restart is a stop and a start), read over D-Bus.
   std::optional<Duration> job_timeout;
@@ -114,7 +114,10 @@ class ConfigError : public std::runtime_error {
 
 extern const char* const kDefaultConfigText;
 
+// The built-in plan: kDefaultConfigText (deploy/config.json) over the struct defaults above.
 Config default_config();
+// A file names only what it changes: its keys over default_config(). Objects merge key by key;
+// arrays (`groups`, `alerts.webhooks`) replace, so `"groups": []` means no groups.
 Config parse_config(std::string_view text, const std::string& source_name);
 Config load_config_file(const std::string& path);  // ConfigError also for unreadable files
 

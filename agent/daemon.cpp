@@ -31,6 +31,12 @@ std::string unit_globs(const Config& c) {
   return out.empty() ? "(no groups configured)" : out;
 }
 
+// The built-in plan has groups, so none can only be a file's "groups": [].
+void warn_if_no_groups(const Config& c) {
+  if (c.groups.empty())
+    spdlog::warn("config: no groups: watching no units (groups is [] in {})", c.source);
+}
+
 }  // namespace
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
@@ -340,6 +346,7 @@ void Daemon::reload() {
     }
     spdlog::info("config reloaded file={} groups={} cgroup_layout={}", config_.source,
                  config_.groups.size(), to_string(scanner_->hierarchies().layout));
+    warn_if_no_groups(config_);
     scan_now();
     timer_.cancel();
     next_ = std::chrono::steady_clock::now();
@@ -388,6 +395,7 @@ int Daemon::run() {
       "started version={} listen={} config=\"{}\" cgroup_layout={} scan_interval={} state_dir={}",
       MOBASHER_VERSION, config_.listen, config_.source, to_string(scanner_->hierarchies().layout),
       format_duration(config_.scan_interval), config_.state_dir);
+  warn_if_no_groups(config_);
   load_state();
   history_append(history_event(
       "agent_start", WallClock::now(), "",

@@ -16,6 +16,7 @@
 #include "agent/agent_client.hpp"
 #include "agent/cli.hpp"
 #include "agent/config.hpp"
+#include "agent/config_summary.hpp"
 #include "agent/daemon.hpp"
 #include "agent/history_cli.hpp"
 #include "agent/status_table.hpp"
@@ -43,29 +44,13 @@ SnapshotPtr scan_once(const CliOptions& cli, const Config& cfg) {
   return snap;
 }
 
-std::string describe(const Config& c) {
-  std::string out = "config ok: " + c.source + ": listen " + c.listen + ", scan every " +
-                    format_duration(c.scan_interval) + ", " + std::to_string(c.groups.size()) +
-                    " group(s)\n";
-  for (const auto& g : c.groups) {
-    out += "  " + g.name + ": " +
-           (g.units.empty() ? "processes matching " +
-                                  (g.match->comm ? g.match->comm_pattern : g.match->cmdline_pattern)
-                            : g.units) +
-           ", limit " + format_bytes(g.memory_limit) + ", warn " +
-           format_bytes(g.warn.resolve(g.memory_limit)) + ", critical " +
-           format_bytes(g.critical.resolve(g.memory_limit)) + "\n";
-  }
-  return out;
-}
-
 int run_command(const CliOptions& cli) {
   if (cli.command == "version") {
     std::printf("mobasher-agent %s\n", MOBASHER_VERSION);
     return 0;
   }
   if (cli.command == "check-config") {
-    std::cout << describe(load_config_file(cli.check_file));
+    std::cout << config_summary(load_config_file(cli.check_file));
     return 0;
   }
   bool color = color_enabled(cli.color, ::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),

@@ -176,6 +176,15 @@ TEST(AgentBinary, CheckConfig) {
   AgentRun good = agent("check-config " + (fx.root() / "good.json").string());
   EXPECT_EQ(good.exit_code, 0) << good.out;
   EXPECT_THAT(good.out, HasSubstr("config ok"));
+  EXPECT_THAT(good.out, HasSubstr("1 group(s)\n  archiver: units archiver@*.service, "));
+  fx.write("alerts-only.json", R"({ "alerts": { "for": "1m" } })");
+  AgentRun merged = agent("check-config " + (fx.root() / "alerts-only.json").string());
+  EXPECT_EQ(merged.exit_code, 0) << merged.out;
+  EXPECT_THAT(merged.out, HasSubstr("2 group(s)\n  archiver: "));  // the built-in groups
+  EXPECT_THAT(merged.out, HasSubstr("\n  recorder: "));
+  fx.write("none.json", R"({ "groups": [] })");
+  EXPECT_THAT(agent("check-config " + (fx.root() / "none.json").string()).out,
+              HasSubstr("0 group(s)\n  no groups: watching no units\n"));
   AgentRun bad = agent("check-config " + (fx.root() / "bad.json").string());
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_THAT(bad.out, HasSubstr((fx.root() / "bad.json").string() + ":4: groups[0].warn: "));

@@ -99,11 +99,106 @@ TEST(DefaultConfig, TextParsesToTheSameModel) {
   }
 }
 
-TEST(ParseConfig, EmptyObjectGivesDefaultsWithoutGroups) {
+// The built-in groups as comparable text: name, what, limit, thresholds, restart policy.
+std::vector<std::string> group_fields(const Config& c) {
+  std::vector<std::string> out;
+  for (const auto& g : c.groups) {
+    const RestartPolicy& r = g.restart;
+    auto size = [](const std::optional<Size>& s) {
+      return s ? std::to_string(s->bytes) + "/" + std::to_string(s->percent.value_or(-1)) : "-";
+    };
+    auto dur = [](const std::optional<Duration>& d) { return d ? format_duration(*d) : "-"; };
+    out.push_back(g.name + " " + g.units + " " + std::to_string(g.memory_limit) + " " +
+                  size(g.warn) + " " + size(g.critical) + " " + size(r.on_memory) + " " +
+                  dur(r.for_duration) + " " + dur(r.max_age) + " " + dur(r.predict) + " " +
+                  dur(r.predict_window));
+  }
+  return out;
+}
+
+TEST(ParseConfig, EmptyObjectIsTheBuiltInPlan) {
   Config c = parse_config("{}", "empty.json");
-  EXPECT_TRUE(c.groups.empty());
+  EXPECT_EQ(c.source, "empty.json");
+  EXPECT_EQ(group_fields(c), group_fields(default_config()));
   EXPECT_EQ(c.scan_interval, 5s);
   EXPECT_EQ(c.listen, "0.0.0.0:9842");
+}
+
+TEST(ParseConfig, MissingGroupsKeepTheTwoBuiltInGroups) {
+  Config c = parse_config(R"({
+  "scan_interval": "2s",
+  "alerts": { "for": "30s", "repeat_interval": "4h",
+              "webhooks": [ { "url": "http://127.0.0.1:9093/api/v2/alerts" } ] }
+})",
+                          "alerts-only.json");
+  ASSERT_EQ(c.groups.size(), 2u);
+  EXPECT_EQ(c.groups[0].name, "archiver");
+  EXPECT_EQ(c.groups[1].name, "recorder");
+  EXPECT_EQ(group_fields(c), group_fields(default_config()));
+  EXPECT_EQ(c.scan_interval, 2s);
+  EXPECT_EQ(c.alerts.webhooks.size(), 1u);
+}
+
+TEST(ParseConfig, EmptyGroupsMeansNone) {
+  Config c = parse_config(R"({ "groups": [] })", "none.json");
+  EXPECT_TRUE(c.groups.empty());
+  EXPECT_EQ(c.actions.min_gap, default_config().actions.min_gap);
+}
+
+TEST(ParseConfig, GivenGroupsReplaceTheBuiltInOnesAndStartFromTheGroupDefaults) {
+  Config c = parse_config(
+      R"({ "groups": [ { "name": "recorder", "units": "rec@*.service", "memory_limit": "1G" } ] })",
+      "one.json");
+  ASSERT_EQ(c.groups.size(), 1u);
+  EXPECT_EQ(c.groups[0].units, "rec@*.service");
+  EXPECT_DOUBLE_EQ(c.groups[0].warn.percent.value_or(0), 75.0);  // not the built-in recorder's 80%
+  EXPECT_FALSE(c.groups[0].restart.on_memory.has_value());       // nor its restart policy
+}
+
+TEST(ParseConfig, PartialObjectsKeepTheOtherBuiltInValues) {
+  const Config d = default_config();
+  Config c = parse_config(R"({
+  "alerts": { "for": "1m" },
+  "actions": { "dry_run": true, "emergency_gap": "20s", "handover": { "strategy": "overlap" } },
+  "history": { "interval": "30s" }
+})",
+                          "partial.json");
+  EXPECT_EQ(c.alerts.for_duration, 1min);
+  EXPECT_EQ(c.alerts.repeat_interval, d.alerts.repeat_interval);
+  EXPECT_EQ(c.alerts.max_backoff, d.alerts.max_backoff);
+  EXPECT_EQ(c.alerts.resolve, d.alerts.resolve);
+
+  EXPECT_TRUE(c.actions.dry_run);
+  EXPECT_EQ(c.actions.emergency_gap, 20s);
+  EXPECT_EQ(c.actions.enabled, d.actions.enabled);
+  EXPECT_EQ(c.actions.min_gap, d.actions.min_gap);
+  EXPECT_EQ(c.actions.cooldown, d.actions.cooldown);
+  EXPECT_EQ(c.actions.max_per_hour, d.actions.max_per_hour);
+  EXPECT_EQ(c.actions.node_memory_floor, d.actions.node_memory_floor);
+  EXPECT_EQ(c.actions.job_timeout, d.actions.job_timeout);
+  EXPECT_EQ(c.actions.handover, "overlap");
+  EXPECT_EQ(c.actions.overlap, d.actions.overlap);  // handover merges key by key too
+  EXPECT_EQ(c.actions.start_timeout, d.actions.start_timeout);
+
+  EXPECT_EQ(c.history.interval, 30s);
+  EXPECT_EQ(c.history.max_file_size, d.history.max_file_size);
+  EXPECT_EQ(c.history.max_files, d.history.max_files);
+  EXPECT_EQ(c.history.max_age, d.history.max_age);
+  EXPECT_EQ(c.history.max_total_size, d.history.max_total_size);
+  EXPECT_EQ(group_fields(c), group_fields(d));
+}
+
+TEST(ParseConfig, NewActionKeysStillParse) {
+  Config c = parse_config(R"({ "actions": { "node_memory_floor": "8%", "node_memory_for": "1m",
+                                            "job_timeout": "2m" },
+      "groups": [ { "name": "a", "units": "a@*.service", "memory_limit": "1G",
+                    "restart": { "predict": "5m", "predict_window": "10m" } } ] })",
+                          "new.json");
+  EXPECT_DOUBLE_EQ(c.actions.node_memory_floor.percent.value_or(0), 8.0);
+  EXPECT_EQ(c.actions.node_memory_for, 1min);
+  EXPECT_EQ(c.actions.job_timeout, 2min);
+  EXPECT_EQ(c.groups[0].restart.predict_window, 10min);
+  EXPECT_FALSE(default_config().actions.job_timeout.has_value());
 }
 
 TEST(ParseConfig, CommentsOfBothKindsAreAccepted) {
@@ -336,6 +431,25 @@ TEST_F(ConfigFile, HistoryTotalSizeMustHoldTwoFiles) {
   // Without max_total_size the culprit is the file size that outgrew the default 512M.
   msg = error_of("{\n  \"history\": { \"max_file_size\": \"300M\" }\n}");
   EXPECT_THAT(msg, HasSubstr(where(2, "history.max_file_size")));
+}
+
+TEST_F(ConfigFile, OneSideOfACrossKeyCheckAgainstTheBuiltInNamesTheKeySet) {
+  // retry_backoff is 5m when the file does not say.
+  EXPECT_THAT(error_of("{\n  \"actions\": {\n    \"max_retry_backoff\": \"1m\" }\n}"),
+              AllOf(HasSubstr(where(3, "actions.max_retry_backoff")),
+                    HasSubstr("1m is shorter than retry_backoff (5m, the built-in value)")));
+  EXPECT_THAT(error_of("{\n  \"actions\": {\n    \"retry_backoff\": \"2h\" }\n}"),
+              AllOf(HasSubstr(where(3, "actions.retry_backoff")),
+                    HasSubstr("2h is longer than max_retry_backoff (1h, the built-in value)")));
+  EXPECT_THAT(error_of("{\n  \"history\": {\n    \"max_file_size\": \"300M\" }\n}"),
+              AllOf(HasSubstr(where(3, "history.max_file_size")),
+                    HasSubstr("max_total_size (512.00MiB, the built-in value) must be at least "
+                              "twice max_file_size (300.00MiB)")));
+  EXPECT_THAT(error_of(R"({ "groups": [
+  { "name": "a", "units": "a@*.service", "memory_limit": "1G",
+    "critical": "50%" } ] })"),
+              AllOf(HasSubstr(where(3, "groups[0].critical")),
+                    HasSubstr("is below warn (768.00MiB, the default)")));
 }
 
 TEST(ParseConfig, ActionKeys) {
