@@ -17,8 +17,22 @@ void trim_hour(std::deque<double>& times, double now) {
   while (!times.empty() && now - times.front() >= kHour) times.pop_front();
 }
 
+// Memory emergencies: a unit (or the node) runs out of memory now. Only the group's action in
+// flight, its unit coming back, emergency_gap and max_per_unit_per_hour hold them.
 bool is_emergency(RestartCause c) {
-  return c == RestartCause::memory || c == RestartCause::predicted;
+  return c == RestartCause::memory || c == RestartCause::node_memory;
+}
+
+// Active: it has processes, and systemd (when it answers) says "active". A channel under overlap
+// is active when either of its slots is.
+bool active(const UnitSample& u) {
+  return u.up() && (!u.systemd || u.systemd->active_state == "active");
+}
+
+double measure_of(const UnitSample& u, bool working_set) {
+  if (!working_set) return static_cast<double>(u.rss());
+  auto ws = u.memory.working_set();
+  return ws ? static_cast<double>(*ws) : 0;
 }
 
 }  // namespace
@@ -40,6 +54,10 @@ PolicySettings policy_settings(const Config& c) {
   s.max_per_unit_per_hour = c.actions.max_per_unit_per_hour;
   s.max_per_hour = c.actions.max_per_hour;
   s.max_concurrent = c.actions.max_concurrent;
+  s.emergency_gap = seconds(c.actions.emergency_gap);
+  s.recover_wait = seconds(c.actions.start_timeout);
+  s.node_memory_floor = c.actions.node_memory_floor;
+  s.node_memory_for = seconds(c.actions.node_memory_for);
   for (const auto& g : c.groups) {
     PolicyGroup pg;
     pg.name = g.name;
@@ -71,11 +89,7 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
     if (!best || c.urgency > best->urgency) best = std::move(c);
   };
   uint64_t limit = u.effective_limit();
-  double value = 0;
-  if (!s_.measure_working_set)
-    value = static_cast<double>(u.rss());
-  else if (auto ws = u.memory.working_set())
-    value = static_cast<double>(*ws);
+  double value = measure_of(u, s_.measure_working_set);
   const char* measure = s_.measure_working_set ? "working_set" : "rss";
 
   uint64_t threshold = g.on_memory && limit ? g.on_memory->resolve(limit) : 0;
@@ -86,7 +100,10 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
                            ? " (" + std::to_string(std::lround(*g.on_memory->percent)) +
                                  "% of the " + format_bytes(limit) + " limit)"
                            : "";
-      offer({&u, &g, RestartCause::memory, 2 + value / static_cast<double>(limit),
+      // The least time to the limit first: known growth ranks 3..4, unknown 2..3 by share.
+      double urgency = u.seconds_to_limit ? 4 - std::min(1.0, *u.seconds_to_limit / 3600)
+                                          : 2 + value / static_cast<double>(limit);
+      offer({&u, &g, RestartCause::memory, urgency,
              std::string(measure) + " " + format_bytes(static_cast<uint64_t>(value)) +
                  " >= " + format_bytes(threshold) + of + " for " + span(now - *st.above_since),
              value, static_cast<double>(threshold)});
@@ -109,10 +126,14 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
   }
 
   const ProcessSample* main = u.main_process();
-  if (g.max_age_seconds && main && main->start_time_seconds > 0) {
+  // Age is the boot clock now minus the start on the boot clock: a process that started after
+  // now (or a start we could not read) has no known age, and no age restart.
+  bool age_known = main && main->start_boot_seconds > 0 && main->start_boot_seconds <= now + 1;
+  if (g.max_age_seconds && !age_known) ++age_unknown_;
+  if (g.max_age_seconds && age_known) {
     auto turn = gs.turns.find(logical_unit(u.unit));
     size_t index = turn == gs.turns.end() ? 0 : turn->second, count = gs.members.size();
-    double start = main->start_time_seconds;
+    double start = main->start_boot_seconds;
     double due = age_due(start, *g.max_age_seconds, index, count);
     if (now >= due)  // urgency below any emergency's (1..3), the longest overdue first
       offer({&u, &g, RestartCause::age, 0.99 * std::min(1.0, (now - due) / *g.max_age_seconds),
@@ -130,18 +151,28 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
 }
 
 std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState& st,
-                                             const GroupState& gs, double now) const {
+                                             const GroupState& gs, bool group_healthy,
+                                             double now) const {
   // Reported (once per key) are the holds worth an operator's attention; the rest is queueing.
-  if (now < st.backoff_until)
-    return Block{"backoff " + std::to_string(st.failures),
-                 "backing off after " + std::to_string(st.failures) + " failed attempt" +
-                     (st.failures == 1 ? "" : "s") + " for " + span(st.backoff_until - now),
-                 true};
-  if (static_cast<int>(st.actions.size()) >= s_.max_per_unit_per_hour)
+  bool emergency = is_emergency(c.cause);
+  if (static_cast<int>(st.actions.size()) >= s_.max_per_unit_per_hour)  // the loop guard
     return Block{"unit hour",
                  std::to_string(st.actions.size()) +
                      " restarts of this unit in the last hour (max_per_unit_per_hour " +
                      std::to_string(s_.max_per_unit_per_hour) + ")",
+                 true};
+  // The group's last restarted unit must be active again (bounded: a unit that does not come
+  // back within recover_wait failed by itself), and emergency_gap more.
+  if (!gs.last_unit.empty() && gs.recovered_at == 0 && now - gs.last_finished < s_.recover_wait)
+    return Block{"recovering " + gs.last_unit, "", false};
+  if (gs.recovered_at > 0 && now - gs.recovered_at < s_.emergency_gap)
+    return Block{"emergency_gap", "", false};
+  if (emergency) return std::nullopt;  // never cooldown, min_gap, back-off or host-wide limits
+
+  if (now < st.backoff_until)
+    return Block{"backoff " + std::to_string(st.failures),
+                 "backing off after " + std::to_string(st.failures) + " failed attempt" +
+                     (st.failures == 1 ? "" : "s") + " for " + span(st.backoff_until - now),
                  true};
   if (static_cast<int>(recent_.size()) >= s_.max_per_hour)
     return Block{"host hour",
@@ -153,11 +184,10 @@ std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState
     return Block{"cooldown", "", false};
   if (static_cast<int>(in_flight_.size()) >= s_.max_concurrent)
     return Block{"max_concurrent", "", false};
-  if (is_emergency(c.cause) || c.interrupted) {
-    if (gs.last_finished > 0 && now - gs.last_finished < s_.cooldown)
-      return Block{"group cooldown", "", false};
-  } else if (gs.last_started > 0 && now - gs.last_started < s_.min_gap) {
-    return Block{"min_gap", "", false};
+  if (c.cause == RestartCause::age && !c.interrupted) {
+    if (!group_healthy) return Block{"group not healthy", "", false};
+    if (gs.last_started > 0 && now - gs.last_started < s_.min_gap)
+      return Block{"min_gap", "", false};
   }
   return std::nullopt;
 }
@@ -192,24 +222,40 @@ void Policy::clamp(double now) {
   for (auto& [name, st] : units_) {
     for (double& t : st.actions) cap(t);
     cap(st.last_finished);
+    st.backoff_until = std::min(st.backoff_until, now + s_.max_retry_backoff);
   }
-  for (auto& [name, gs] : groups_) cap(gs.last_started), cap(gs.last_finished);
+  for (auto& [name, gs] : groups_)
+    cap(gs.last_started), cap(gs.last_finished), cap(gs.recovered_at);
 }
 
 PolicyResult Policy::decide(const Snapshot& snap) {
   PolicyResult out;
   if (!s_.enabled) return out;
-  double now = unix_seconds(snap.taken_at);
+  double now = snap.boot_seconds;
   clamp(now);
   trim_hour(recent_, now);
+  age_unknown_ = 0;
   std::map<std::string, const PolicyGroup*> groups;
   for (const auto& g : s_.groups)
     if (g.systemd) groups[g.name] = &g;
 
   std::set<std::string> busy_groups;
   for (const auto& [unit, group] : in_flight_) busy_groups.insert(group);
-  for (const auto& u : snap.units)
-    if (u.up() && groups.count(u.group)) groups_[u.group].members[logical_unit(u.unit)] = now;
+  std::set<std::string> active_units;  // logical units active now
+  for (const auto& u : snap.units) {
+    if (!groups.count(u.group)) continue;
+    if (u.up()) groups_[u.group].members[logical_unit(u.unit)] = now;
+    if (active(u)) active_units.insert(logical_unit(u.unit));
+  }
+  // A group is healthy when every unit it had in the last hour is active, whoever stopped it.
+  std::set<std::string> unhealthy;
+  for (auto& [name, gs] : groups_) {
+    for (const auto& [member, seen] : gs.members)
+      if (!active_units.count(member)) unhealthy.insert(name);
+    if (!gs.last_unit.empty() && gs.recovered_at == 0 && !busy_groups.count(name) &&
+        active_units.count(gs.last_unit))
+      gs.recovered_at = now;
+  }
   for (auto& [name, gs] : groups_) {
     gs.turns.clear();
     size_t i = 0;
@@ -241,6 +287,7 @@ PolicyResult Policy::decide(const Snapshot& snap) {
     if (auto c = candidate(u, *g->second, st, groups_[u.group], interrupted, now))
       by_group[u.group].push_back(std::move(*c));
   }
+  if (auto c = node_candidate(snap, groups, now)) by_group[c->group->name].push_back(*c);
 
   // Memory emergencies jump the queue of age restarts, within a group and across groups (the
   // group with the most urgent candidate takes a free max_concurrent slot first).
@@ -258,7 +305,8 @@ PolicyResult Policy::decide(const Snapshot& snap) {
     bool decided = busy_groups.count(group) > 0;  // one unit per group at a time
     for (const auto& c : cands) {
       UnitState& st = units_[logical_unit(c.unit->unit)];
-      std::optional<Block> why = decided ? Block{"group busy", "", false} : blocked(c, st, gs, now);
+      std::optional<Block> why = decided ? Block{"group busy", "", false}
+                                         : blocked(c, st, gs, !unhealthy.count(group), now);
       if (!why) {
         Decision d = make_decision(c, snap);
         st.held.clear();
@@ -278,8 +326,45 @@ PolicyResult Policy::decide(const Snapshot& snap) {
   return out;
 }
 
+// The node stays under its MemAvailable floor for node_memory_for: the watched unit using the most
+// memory is the candidate (what oomd does for a whole host, before the kernel's OOM killer).
+std::optional<Policy::Candidate> Policy::node_candidate(
+    const Snapshot& snap, const std::map<std::string, const PolicyGroup*>& groups, double now) {
+  const NodeSample& n = snap.node;
+  uint64_t floor = n.mem_total ? s_.node_memory_floor.resolve(*n.mem_total) : 0;
+  if (floor == 0 || !n.mem_available || *n.mem_available >= floor) {
+    node_low_since_.reset();
+    return std::nullopt;
+  }
+  if (!node_low_since_) node_low_since_ = now;
+  if (now - *node_low_since_ < s_.node_memory_for || !in_flight_.empty()) return std::nullopt;
+  const UnitSample* biggest = nullptr;
+  double most = 0;
+  for (const auto& u : snap.units) {
+    if (!groups.count(u.group) || !u.up() || targets_.count(u.unit)) continue;
+    double v = measure_of(u, s_.measure_working_set);
+    if (!biggest || v > most) biggest = &u, most = v;
+  }
+  if (!biggest) return std::nullopt;
+  return Candidate{biggest,
+                   groups.at(biggest->group),
+                   RestartCause::node_memory,
+                   5,  // before any unit's own emergency: the whole host is at stake
+                   "node MemAvailable " + format_bytes(*n.mem_available) + " < floor " +
+                       format_bytes(floor) + " for " + span(now - *node_low_since_) +
+                       "; the biggest watched unit (" +
+                       (s_.measure_working_set ? "working_set " : "rss ") +
+                       format_bytes(static_cast<uint64_t>(most)) + ")",
+                   static_cast<double>(*n.mem_available),
+                   static_cast<double>(floor)};
+}
+
 void Policy::started(const Decision& d, double now) {
   in_flight_[d.unit] = d.group;
+  if (d.cause == RestartCause::node_memory) node_low_since_.reset();  // `for` again after it
+  GroupState& gs = groups_[d.group];
+  gs.last_unit = logical_unit(d.unit);
+  gs.recovered_at = 0;
   if (!d.target.empty()) targets_.insert(d.target);
   UnitState& st = units_[logical_unit(d.unit)];
   st.actions.push_back(now);

@@ -24,7 +24,7 @@ struct Decision {
   std::string unit, group;  // the unit to replace: for a hand-over, the running slot
   std::string target;       // hand-over: the idle slot to start; empty for a restart
   ActionKind action = ActionKind::restart;
-  RestartCause cause = RestartCause::memory;  // memory, predicted or age
+  RestartCause cause = RestartCause::memory;  // memory, predicted, node_memory or age
   std::string reason;  // "rss 1.81GiB >= 1.80GiB (90% of 2GiB limit) for 30s"
   double value = 0, threshold = 0;
   bool dry_run = false;  // decided and logged, not carried out
@@ -53,6 +53,12 @@ struct PolicyGroup {
 struct PolicySettings {
   bool enabled = true, dry_run = false, overlap = false, measure_working_set = false;
   double min_gap = 600, cooldown = 120, retry_backoff = 300, max_retry_backoff = 3600;
+  double emergency_gap = 5;
+  // How long a group waits for its last restarted unit to be active again before it gives up
+  // waiting (the unit failed by itself): the hand-over's start_timeout.
+  double recover_wait = 60;
+  Size node_memory_floor{0, 5.0};  // of MemTotal; 0: no node emergencies
+  double node_memory_for = 30;
   int max_per_unit_per_hour = 3, max_per_hour = 12, max_concurrent = 1;
   std::vector<PolicyGroup> groups;
 };
@@ -60,7 +66,8 @@ PolicySettings policy_settings(const Config& c);
 
 // When a unit started at `start` is due for its age restart: the units of a group take turns at
 // fixed points of the max_age cycle (unit i of n at i * max_age / n past a multiple of max_age,
-// counted from the Unix epoch, so agents agree after restarts). A unit restarts at its last turn
+// counted on the boot clock from boot, so agents agree after restarts and a wall clock step
+// changes nothing). A unit restarts at its last turn
 // before it reaches max_age, but never younger than max_age / 2: a unit started off its turn
 // reaches it within two restarts and keeps it. A start up to 1 s before a turn counts as on it
 // (/proc start times are up to 1 s early).
@@ -72,11 +79,17 @@ class Policy {
   void set_settings(PolicySettings s) { s_ = std::move(s); }
   const PolicySettings& settings() const { return s_; }
 
-  // At most one decision per group, max_concurrent in all. A dry-run decision counts as started
-  // and finished at once (cooldown, min_gap and rate limits apply as if it had been done).
+  // At most one decision per group, max_concurrent in all (memory emergencies: one per group). A
+  // dry-run decision counts as started and finished at once (cooldown, min_gap and rate limits
+  // apply as if it had been done). Every time is the snapshot's boot clock (boot_seconds).
   PolicyResult decide(const Snapshot& snap);
 
-  // The executor began carrying d out at `now` / it ended (ok: the unit was replaced).
+  // Units whose age could not be known in the last decide() (no start time, or one after now):
+  // they get no age restart.
+  size_t age_unknown() const { return age_unknown_; }
+
+  // The executor began carrying d out at `now` / it ended (ok: the unit was replaced); `now` on
+  // the boot clock (boot_clock_seconds()).
   void started(const Decision& d, double now);
   void finished(const std::string& unit, bool ok, double now);
 
@@ -100,6 +113,8 @@ class Policy {
   };
   struct GroupState {
     double last_started = 0, last_finished = 0;
+    std::string last_unit;    // logical unit of the last action: must be active again ...
+    double recovered_at = 0;  // ... since this (0: not yet) before the next emergency
     std::map<std::string, double> members;  // logical unit -> last seen: the age turns
     std::map<std::string, size_t> turns;    // logical unit -> its index among members
   };
@@ -122,7 +137,10 @@ class Policy {
   std::optional<Candidate> candidate(const UnitSample& u, const PolicyGroup& g, UnitState& st,
                                      GroupState& gs, bool interrupted, double now);
   std::optional<Block> blocked(const Candidate& c, const UnitState& st, const GroupState& gs,
-                               double now) const;
+                               bool group_healthy, double now) const;
+  std::optional<Candidate> node_candidate(const Snapshot& snap,
+                                          const std::map<std::string, const PolicyGroup*>& groups,
+                                          double now);
   void clamp(double now);
   Decision make_decision(const Candidate& c, const Snapshot& snap) const;
   void forget(double now);
@@ -133,6 +151,8 @@ class Policy {
   std::map<std::string, std::string> in_flight_;  // unit being replaced -> its group
   std::set<std::string> targets_;                 // hand-over slots being started
   std::deque<double> recent_;                     // starts of all actions in the last hour
+  std::optional<double> node_low_since_;          // MemAvailable under the floor since
+  size_t age_unknown_ = 0;
   bool dirty_ = false;
 };
 

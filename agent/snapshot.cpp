@@ -12,6 +12,8 @@ const char* to_string(RestartCause c) {
       return "age";
     case RestartCause::predicted:
       return "predicted";
+    case RestartCause::node_memory:
+      return "node_memory";
     case RestartCause::systemd:
       return "systemd";
     case RestartCause::external:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <array>
 #include <chrono>
@@ -24,6 +25,14 @@ inline double unix_seconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+// Seconds since boot (CLOCK_BOOTTIME): never steps with the wall clock, counts suspend, and is the
+// clock /proc/PID/stat's starttime is on. Process ages and every timer of the policy run on it.
+inline double boot_clock_seconds() {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 // A process is (pid, start time in clock ticks since boot): PID reuse never mixes two processes.
 struct ProcessId {
   pid_t pid = 0;
@@ -38,7 +47,8 @@ struct ProcessSample {
   bool main = false;  // the unit's main process: its parent is outside the unit
   uint64_t rss_anon = 0, rss_file = 0, rss_shmem = 0, swap = 0;
   std::optional<uint64_t> pss;
-  double start_time_seconds = 0;  // Unix time
+  double start_time_seconds = 0;  // Unix time (btime + starttime): for display only
+  double start_boot_seconds = 0;  // starttime on the boot clock: what ages are measured with
   uint64_t rss() const { return rss_anon + rss_file + rss_shmem; }
 };
 
@@ -55,10 +65,11 @@ struct CgroupMemory {
   }
 };
 
-enum class RestartCause { oom, memory, age, predicted, systemd, external };
-inline constexpr std::array<RestartCause, 6> kRestartCauses = {
-    RestartCause::oom,       RestartCause::memory,  RestartCause::age,
-    RestartCause::predicted, RestartCause::systemd, RestartCause::external};
+enum class RestartCause { oom, memory, age, predicted, node_memory, systemd, external };
+inline constexpr std::array<RestartCause, 7> kRestartCauses = {
+    RestartCause::oom,       RestartCause::memory,      RestartCause::age,
+    RestartCause::predicted, RestartCause::node_memory, RestartCause::systemd,
+    RestartCause::external};
 const char* to_string(RestartCause c);
 
 // Where an alert instance stands, as mobasher_*_alert_state reports it (0, 1, 2).
@@ -76,6 +87,7 @@ struct UnitSample {
   uint64_t configured_limit = 0;  // the group's memory_limit
   uint64_t warn_bytes = 0, critical_bytes = 0;
   double predict_seconds = 600;  // the group's restart.predict: the exhaustion alert's horizon
+  double predict_window = 300;   // the group's restart.predict_window: no prediction before
 
   // From the unit tracker (need earlier snapshots).
   uint64_t oom_kills_total = 0;
@@ -115,6 +127,7 @@ struct NodeSample {
 
 struct Snapshot {
   WallTime taken_at{};
+  double boot_seconds = 0;    // boot_clock_seconds() when taken
   std::string cgroup_layout;  // "v1", "v2", "hybrid" or "none"
   std::vector<UnitSample> units;
   NodeSample node;

@@ -169,10 +169,20 @@ void UnitTracker::fill(const State& st, UnitSample& u) const {
   u.growth_bytes_per_second = slope(st.samples);
   u.seconds_to_limit.reset();
   uint64_t limit = u.effective_limit();
-  double current = st.samples.empty() ? 0 : st.samples.back().second;
-  if (u.growth_bytes_per_second && *u.growth_bytes_per_second > 0 && limit > 0 &&
-      !st.samples.empty() && current < static_cast<double>(limit))
-    u.seconds_to_limit = (static_cast<double>(limit) - current) / *u.growth_bytes_per_second;
+  if (st.samples.empty() || limit == 0) return;
+  double current = st.samples.back().second;
+  // A prediction needs predict_window of observation, and follows the current trend: the slower
+  // of the whole window's growth and the newest half's. A start-up ramp that went flat has a flat
+  // newest half; a steady leak has the same slope in both.
+  double span = st.samples.back().first - st.samples.front().first;
+  if (span < u.predict_window || current >= static_cast<double>(limit)) return;
+  std::deque<std::pair<double, double>> newest;
+  for (const auto& s : st.samples)
+    if (s.first >= st.samples.back().first - span / 2) newest.push_back(s);
+  auto recent = slope(newest);
+  if (!u.growth_bytes_per_second || !recent) return;
+  double trend = std::min(*u.growth_bytes_per_second, *recent);
+  if (trend > 0) u.seconds_to_limit = (static_cast<double>(limit) - current) / trend;
 }
 
 void UnitTracker::apply(Snapshot& snap) {

@@ -274,6 +274,7 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
     s.rss_shmem = status->rss_shmem;
     s.swap = status->swap;
     s.start_time_seconds = start_time_seconds(st->start_time);
+    s.start_boot_seconds = static_cast<double>(st->start_time) / ticks_per_second_;
     if (with_pss) {
       if (auto text = read_small_file(root_ / std::to_string(pid) / "smaps_rollup"))
         s.pss = parse_smaps_rollup_pss(*text);

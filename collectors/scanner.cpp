@@ -62,16 +62,17 @@ void Scanner::add_unit(Snapshot& snap, const std::string& unit, const std::strin
     u.configured_limit = g->memory_limit;
     u.warn_bytes = g->warn.resolve(u.effective_limit());
     u.critical_bytes = g->critical.resolve(u.effective_limit());
-    if (g->restart.predict)
-      u.predict_seconds = std::chrono::duration<double>(*g->restart.predict).count();
+    if (g->restart.predict) u.predict_seconds = seconds(*g->restart.predict);
+    u.predict_window = seconds(g->restart.predict_window);
   }
   snap.units.push_back(std::move(u));
 }
 
-Snapshot Scanner::scan(WallTime now, SteadyTime mono) {
+Snapshot Scanner::scan(WallTime now, SteadyTime mono, double boot_seconds) {
   auto t0 = std::chrono::steady_clock::now();
   Snapshot snap;
   snap.taken_at = now;
+  snap.boot_seconds = boot_seconds;
   snap.cgroup_layout = to_string(hier_.layout);
 
   std::vector<UnitCgroup> units;

@@ -29,7 +29,7 @@ class Scanner {
   using SteadyTime = std::chrono::steady_clock::time_point;
   Scanner(ScannerOptions opts, const Config& config);
 
-  Snapshot scan(WallTime now, SteadyTime mono);
+  Snapshot scan(WallTime now, SteadyTime mono, double boot_seconds = boot_clock_seconds());
   const CgroupHierarchies& hierarchies() const { return hier_; }
   size_t open_processes() const { return proc_.open_processes(); }
 

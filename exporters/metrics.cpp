@@ -262,6 +262,11 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
         fs.family("mobasher_systemd_bus_connected",
                   "1 while the agent is connected to systemd's D-Bus API.", MetricType::Gauge),
         {}, act->bus_connected ? 1 : 0);
+    Families::gauge(fs.family("mobasher_policy_age_unknown_units",
+                              "Units with an age cycle whose process age could not be known "
+                              "(no start time on the boot clock): they get no age restart.",
+                              MetricType::Gauge),
+                    {}, static_cast<double>(act->age_unknown));
   }
   Families::gauge(
       fs.family("mobasher_units_discovered",

@@ -19,6 +19,7 @@ struct ActionStats {
   std::map<std::vector<std::string>, uint64_t> total;  // {action, cause, result} -> count
   size_t in_flight = 0;
   bool bus_connected = false;
+  size_t age_unknown = 0;  // units with max_age whose age could not be known: no age restart
 };
 
 struct AgentStats {

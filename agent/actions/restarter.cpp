@@ -138,6 +138,13 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
   });
 
   PolicyResult r = policy_.decide(snap);
+  if (policy_.age_unknown() != age_unknown_logged_) {
+    if (policy_.age_unknown() > 0)
+      spdlog::warn(
+          "age unknown units={}: no start time on the boot clock, no age restarts for them",
+          policy_.age_unknown());
+    age_unknown_logged_ = policy_.age_unknown();
+  }
   for (const auto& h : r.held)
     spdlog::warn("restart held unit={} group={} cause={} reason=\"{}\"", h.unit, h.group,
                  to_string(h.cause), h.why);
@@ -166,8 +173,7 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
     // The restart the tracker will see is this one, with this cause (not "external").
     double until = now +
                    seconds(config_.actions.job_timeout.value_or(kDefaultJobTimeout) +
-                           config_.actions.start_timeout +
-                           config_.actions.overlap) +
+                           config_.actions.start_timeout + config_.actions.overlap) +
                    2 * seconds(config_.scan_interval) + 30;
     tracker.expect_restart(d.target.empty() ? d.unit : d.target, d.cause, until);
     if (!d.target.empty()) failures_.erase(d.target);
@@ -178,7 +184,7 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
 
 void Restarter::report(const ActionReport& r) {
   const Decision& d = r.decision;
-  policy_.finished(d.unit, r.ok, unix_seconds(WallClock::now()));
+  policy_.finished(d.unit, r.ok, boot_clock_seconds());
   count(d, r.result);
   auto f = decision_fields(d);
   f["result"] = r.result;
@@ -233,6 +239,7 @@ ActionStats Restarter::stats() const {
   s.total = total_;
   s.in_flight = executor_ ? executor_->active() : 0;
   s.bus_connected = client_ && client_->status().connected;
+  s.age_unknown = policy_.age_unknown();
   return s;
 }
 

@@ -70,6 +70,7 @@ class Restarter {
   std::map<std::string, Failure> failures_;
   std::map<std::string, uint64_t> totals_;  // restarts of each unit in the last snapshot
   UnitTracker* tracker_ = nullptr;          // the daemon's, which outlives this
+  size_t age_unknown_logged_ = 0;           // logged when it changes, not every scan
   std::map<std::vector<std::string>, uint64_t> total_;
   std::shared_ptr<Restarter*> self_;  // property answers arriving after destruction are dropped
 };

@@ -42,6 +42,14 @@ UnitSample unit(const std::string& name, uint64_t rss, double start = kT0 - 60, 
   return b;
 }
 
+// A running archiver well below on_memory whose growth predicts its limit in `seconds`.
+UnitSample predicting(const std::string& name, double seconds = 100, pid_t pid = 100) {
+  UnitSample u = unit(name, 1000 * MiB, kT0 - 60, pid);
+  u.seconds_to_limit = seconds;
+  u.growth_bytes_per_second = 10.0 * MiB;
+  return u;
+}
+
 TEST(Policy, RestartsAUnitAboveOnMemoryOnlyAfterFor) {
   Policy p(settings());
   uint64_t high = 1900 * MiB;  // 90 % of 2 GiB is 1843.2 MiB
@@ -124,7 +132,7 @@ TEST(Policy, DownUnitsAreNotRestarted) {
   EXPECT_TRUE(p.decide(snapshot_at(kT0 + 60, {down})).decisions.empty());
 }
 
-TEST(Policy, OneUnitPerGroupAtATimeAndEmergenciesWaitForTheCooldown) {
+TEST(Policy, OneUnitPerGroupAtATimeAndEmergenciesWaitOnlyForItAndTheEmergencyGap) {
   Policy p(settings());
   uint64_t high = 1900 * MiB;
   std::vector<UnitSample> six;
@@ -138,9 +146,10 @@ TEST(Policy, OneUnitPerGroupAtATimeAndEmergenciesWaitForTheCooldown) {
   for (double t = kT0 + 35; t < kT0 + 300; t += 5)
     EXPECT_TRUE(p.decide(snapshot_at(t, six)).decisions.empty()) << "in flight at " << t;
   p.finished("archiver@ch6.service", true, kT0 + 300);
-  // cooldown (2 m) after the group's last action, then the next fullest
-  EXPECT_TRUE(p.decide(snapshot_at(kT0 + 419, six)).decisions.empty());
-  r = p.decide(snapshot_at(kT0 + 420, six));
+  // never the cooldown (2 m): ch6 is seen active again at +300, then emergency_gap (5 s)
+  EXPECT_TRUE(p.decide(snapshot_at(kT0 + 300, six)).decisions.empty());
+  EXPECT_TRUE(p.decide(snapshot_at(kT0 + 304, six)).decisions.empty());
+  r = p.decide(snapshot_at(kT0 + 305, six));
   ASSERT_EQ(r.decisions.size(), 1u);
   EXPECT_EQ(r.decisions[0].unit, "archiver@ch5.service");
 }
@@ -172,7 +181,7 @@ TEST(Policy, SixLeakingUnitsAreRestartedOneAtATimeNeverTogether) {
   EXPECT_EQ(restarted.size(), 6u);
 }
 
-TEST(Policy, GroupsAreIndependentButTheGlobalCapHolds) {
+TEST(Policy, GroupsAreIndependentAndMaxConcurrentHoldsAllButMemoryEmergencies) {
   PolicySettings s = settings();
   s.max_concurrent = 2;
   Policy p(s);
@@ -183,10 +192,18 @@ TEST(Policy, GroupsAreIndependentButTheGlobalCapHolds) {
   p.decide(snapshot_at(kT0, units));
   EXPECT_EQ(p.decide(snapshot_at(kT0 + 30, units)).decisions.size(), 2u);
 
+  // Memory emergencies wait only for their own group: max_concurrent 1 does not hold them ...
   s.max_concurrent = 1;
   Policy one(s);
   one.decide(snapshot_at(kT0, units));
-  EXPECT_EQ(one.decide(snapshot_at(kT0 + 30, units)).decisions.size(), 1u);
+  EXPECT_EQ(one.decide(snapshot_at(kT0 + 30, units)).decisions.size(), 2u);
+  // ... but it holds predicted restarts.
+  std::vector<UnitSample> growing = {predicting("archiver@ch1.service", 100, 1),
+                                     predicting("recorder@ch1.service", 100, 2)};
+  growing[1].group = "recorder";
+  Policy two(s);
+  two.decide(snapshot_at(kT0, growing));
+  EXPECT_EQ(two.decide(snapshot_at(kT0 + 30, growing)).decisions.size(), 1u);
 }
 
 TEST(Policy, PerUnitHourlyLimitHoldsAndIsReportedOnce) {
@@ -225,9 +242,10 @@ TEST(Policy, GlobalHourlyCap) {
   for (double t = kT0; t < kT0 + 1800; t += 5) {
     std::vector<UnitSample> units;
     for (int i = 1; i <= 4; ++i)
-      units.push_back(unit("archiver@ch" + std::to_string(i) + ".service", 1900 * MiB, kT0, i));
+      units.push_back(predicting("archiver@ch" + std::to_string(i) + ".service", 100, i));
     auto r = p.decide(snapshot_at(t, units));
     for (const auto& d : r.decisions) ++restarts, p.finished(d.unit, true, t);
+    // memory emergencies are not held by max_per_hour (max_per_unit_per_hour is their guard)
     held.insert(held.end(), r.held.begin(), r.held.end());
   }
   EXPECT_EQ(restarts, 2);
@@ -242,10 +260,9 @@ TEST(Policy, AFailedActionBacksOffDoubling) {
   s.max_per_unit_per_hour = 60;
   s.cooldown = 0;
   Policy p(s);
-  uint64_t high = 1900 * MiB;
   std::vector<double> starts;
   for (double t = kT0; t < kT0 + 3 * 3600; t += 5) {
-    auto r = p.decide(snapshot_at(t, {unit("archiver@ch1.service", high)}));
+    auto r = p.decide(snapshot_at(t, {predicting("archiver@ch1.service")}));
     for (const auto& d : r.decisions) starts.push_back(t), p.finished(d.unit, false, t + 10);
   }
   ASSERT_GE(starts.size(), 5u);
@@ -260,17 +277,16 @@ TEST(Policy, DryRunDecidesAndStartsTheCooldownWithoutAnythingInFlight) {
   PolicySettings s = settings();
   s.dry_run = true;
   Policy p(s);
-  uint64_t high = 1900 * MiB;
-  p.decide(snapshot_at(kT0, {unit("archiver@ch1.service", high)}));
-  auto r = p.decide(snapshot_at(kT0 + 30, {unit("archiver@ch1.service", high)}));
+  p.decide(snapshot_at(kT0, {predicting("archiver@ch1.service")}));
+  auto r = p.decide(snapshot_at(kT0 + 30, {predicting("archiver@ch1.service")}));
   ASSERT_EQ(r.decisions.size(), 1u);
   EXPECT_TRUE(r.decisions[0].dry_run);
   EXPECT_EQ(p.in_flight(), 0u);
-  // the memory stays high (nothing was done): cooldown (2 m), then `for` again
+  // the prediction stays (nothing was done): cooldown (2 m), then `for` again
   for (double t = kT0 + 35; t < kT0 + 150; t += 5)
-    EXPECT_TRUE(p.decide(snapshot_at(t, {unit("archiver@ch1.service", high)})).decisions.empty());
+    EXPECT_TRUE(p.decide(snapshot_at(t, {predicting("archiver@ch1.service")})).decisions.empty());
   EXPECT_TRUE(
-      p.decide(snapshot_at(kT0 + 155, {unit("archiver@ch1.service", high)})).decisions.size() ==
+      p.decide(snapshot_at(kT0 + 155, {predicting("archiver@ch1.service")})).decisions.size() ==
       1u);
 }
 
@@ -369,9 +385,8 @@ TEST(PolicyAge, MinGapSpacesAgeRestartsOfAGroup) {
   ASSERT_EQ(r.decisions.size(), 1u);
   p.finished(r.decisions[0].unit, true, kT0 + 30);
   std::string other = r.decisions[0].unit == units[0].unit ? units[1].unit : units[0].unit;
-  units.erase(std::remove_if(units.begin(), units.end(),
-                             [&](const UnitSample& u) { return u.unit != other; }),
-              units.end());
+  for (auto& u : units)  // the restarted one runs again, young
+    if (u.unit != other) u = unit(u.unit, 1, kT0 + 30, 10);
   EXPECT_TRUE(p.decide(snapshot_at(kT0 + 595, units)).decisions.empty());
   r = p.decide(snapshot_at(kT0 + 600, units));
   ASSERT_EQ(r.decisions.size(), 1u);
@@ -448,19 +463,18 @@ TEST(PolicyOverlap, AUnitThatIsNoSlotIsRestarted) {
 
 TEST(PolicyState, RateLimitsSurviveAnAgentRestart) {
   PolicySettings s = settings();
-  s.max_per_unit_per_hour = 1;
+  s.max_per_unit_per_hour = 2;
   Policy p(s);
-  p.decide(snapshot_at(kT0, {unit("archiver@ch1.service", 1900 * MiB)}));
-  ASSERT_EQ(
-      p.decide(snapshot_at(kT0 + 30, {unit("archiver@ch1.service", 1900 * MiB)})).decisions.size(),
-      1u);
+  p.decide(snapshot_at(kT0, {predicting("archiver@ch1.service")}));
+  ASSERT_EQ(p.decide(snapshot_at(kT0 + 30, {predicting("archiver@ch1.service")})).decisions.size(),
+            1u);
   p.finished("archiver@ch1.service", false, kT0 + 40);
   nlohmann::json saved = nlohmann::json::parse(p.to_json().dump());
 
   Policy q(s);
   q.load_json(saved);
-  q.decide(snapshot_at(kT0 + 150, {unit("archiver@ch1.service", 1900 * MiB)}));
-  auto r = q.decide(snapshot_at(kT0 + 190, {unit("archiver@ch1.service", 1900 * MiB)}));
+  q.decide(snapshot_at(kT0 + 150, {predicting("archiver@ch1.service")}));
+  auto r = q.decide(snapshot_at(kT0 + 190, {predicting("archiver@ch1.service")}));
   EXPECT_TRUE(r.decisions.empty());
   ASSERT_EQ(r.held.size(), 1u);
   EXPECT_NE(r.held[0].why.find("backing off after 1 failed attempt"), std::string::npos);
@@ -474,14 +488,13 @@ TEST(Policy, ABackOffIsReportedOnceNotEveryScan) {
   PolicySettings s = settings();
   s.retry_backoff = 600;
   Policy p(s);
-  p.decide(snapshot_at(kT0, {unit("archiver@ch1.service", 1900 * MiB)}));
-  ASSERT_EQ(
-      p.decide(snapshot_at(kT0 + 30, {unit("archiver@ch1.service", 1900 * MiB)})).decisions.size(),
-      1u);
+  p.decide(snapshot_at(kT0, {predicting("archiver@ch1.service")}));
+  ASSERT_EQ(p.decide(snapshot_at(kT0 + 30, {predicting("archiver@ch1.service")})).decisions.size(),
+            1u);
   p.finished("archiver@ch1.service", false, kT0 + 31);
   size_t held = 0;
   for (double t = kT0 + 35; t < kT0 + 600; t += 5)
-    held += p.decide(snapshot_at(t, {unit("archiver@ch1.service", 1900 * MiB)})).held.size();
+    held += p.decide(snapshot_at(t, {predicting("archiver@ch1.service")})).held.size();
   EXPECT_EQ(held, 1u);
 }
 

@@ -116,28 +116,47 @@ TEST(UnitTracker, OomInARemovedCgroupIsWitnessedByTheNodeCounter) {
 TEST(UnitTracker, GrowthSlopeAndSecondsToLimit) {
   UnitTracker t;
   UnitSample u;
-  // 1 MiB/s from 1 GiB, sampled every 5 s for a minute; limit 2 GiB (configured).
-  for (int i = 0; i <= 12; ++i) {
+  // 1 MiB/s from 1 GiB, sampled every 5 s for 5 minutes (predict_window); limit 2 GiB.
+  for (int i = 0; i <= 60; ++i) {
     double s = 5.0 * i;
     u = track(t, kT0 + s, archiver(101, 5000, 1_GiB + static_cast<uint64_t>(s) * 1_MiB));
+    if (i < 60) {
+      EXPECT_FALSE(u.seconds_to_limit.has_value()) << "before predict_window, " << s;
+    }
   }
   ASSERT_TRUE(u.growth_bytes_per_second.has_value());
   EXPECT_NEAR(*u.growth_bytes_per_second, 1048576.0, 1.0);
   ASSERT_TRUE(u.seconds_to_limit.has_value());
-  // At 1 GiB + 60 MiB, 964 MiB remain: 964 s.
-  EXPECT_NEAR(*u.seconds_to_limit, 964.0, 0.01);
+  // At 1 GiB + 300 MiB, 724 MiB remain: 724 s.
+  EXPECT_NEAR(*u.seconds_to_limit, 724.0, 0.01);
+}
+
+// A start-up ramp (400 MiB in the first minute), then flat for good: the whole window still
+// grows, the newest half does not, and nothing is predicted at any time.
+TEST(UnitTracker, AStartUpRampThatGoesFlatIsNeverPredicted) {
+  UnitTracker t;
+  UnitSample u;
+  bool grew = false;
+  for (int i = 0; i <= 24 * 60 / 5 * 2; ++i) {  // 2 h
+    double s = 5.0 * i;
+    uint64_t rss = 100_MiB + static_cast<uint64_t>(std::min(s, 60.0) / 60.0 * 400.0) * 1_MiB;
+    u = track(t, kT0 + s, archiver(101, 5000, rss));
+    grew = grew || (u.growth_bytes_per_second && *u.growth_bytes_per_second > 0.1 * 1_MiB);
+    ASSERT_FALSE(u.seconds_to_limit.has_value()) << "predicted at " << s << " s";
+  }
+  EXPECT_TRUE(grew);  // the full-window growth did see the ramp
 }
 
 TEST(UnitTracker, SecondsToLimitUsesTheCgroupLimitWhenSet) {
   UnitTracker t;
   UnitSample u;
-  for (int i = 0; i <= 12; ++i) {
+  for (int i = 0; i <= 60; ++i) {
     double s = 5.0 * i;
     uint64_t rss = 1_GiB + static_cast<uint64_t>(s) * 1_MiB;
     u = track(t, kT0 + s, archiver(101, 5000, rss).cgroup(7, rss, 1536_MiB, 0));
   }
   ASSERT_TRUE(u.seconds_to_limit.has_value());
-  EXPECT_NEAR(*u.seconds_to_limit, 1536.0 - 1024 - 60, 0.01);
+  EXPECT_NEAR(*u.seconds_to_limit, 1536.0 - 1024 - 300, 0.01);
 }
 
 TEST(UnitTracker, NoGrowthNoPrediction) {
