@@ -163,7 +163,8 @@ std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState
                  true};
   // The group's last restarted unit must be active again (bounded: a unit that does not come
   // back within recover_wait failed by itself), and emergency_gap more.
-  if (!gs.last_unit.empty() && gs.recovered_at == 0 && now - gs.last_finished < s_.recover_wait)
+  if (!gs.last_unit.empty() && gs.recovered_at == 0 &&
+      now - std::max(gs.last_started, gs.last_finished) < s_.recover_wait)
     return Block{"recovering " + gs.last_unit, "", false};
   if (gs.recovered_at > 0 && now - gs.recovered_at < s_.emergency_gap)
     return Block{"emergency_gap", "", false};
@@ -368,8 +369,7 @@ void Policy::started(const Decision& d, double now) {
   if (!d.target.empty()) targets_.insert(d.target);
   UnitState& st = units_[logical_unit(d.unit)];
   st.actions.push_back(now);
-  st.above_since.reset();
-  st.predicted_since.reset();
+  if (d.dry_run) st.above_since.reset(), st.predicted_since.reset();  // nothing was done
   recent_.push_back(now);
   groups_[d.group].last_started = now;
   dirty_ = true;
@@ -383,9 +383,11 @@ void Policy::finished(const std::string& unit, bool ok, double now) {
   if (auto other = other_slot(unit)) targets_.erase(*other);
   UnitState& st = units_[logical_unit(unit)];
   st.last_finished = now;
-  if (ok) {
+  if (ok) {  // a failed one leaves the conditions as they were: retried without `for` again
     st.failures = 0;
     st.backoff_until = 0;
+    st.above_since.reset();
+    st.predicted_since.reset();
   } else {
     ++st.failures;
     double backoff = s_.retry_backoff * std::pow(2.0, std::min(st.failures - 1, 20));
@@ -419,7 +421,10 @@ nlohmann::json Policy::to_json() const {
                    {"failures", st.failures},
                    {"last_seen", st.last_seen}};
   for (const auto& [name, gs] : groups_)
-    groups[name] = {{"last_started", gs.last_started}, {"last_finished", gs.last_finished}};
+    groups[name] = {{"last_started", gs.last_started},
+                    {"last_finished", gs.last_finished},
+                    {"last_unit", gs.last_unit},
+                    {"recovered_at", gs.recovered_at}};
   return {{"version", 1}, {"units", units}, {"groups", groups}, {"recent", recent_}};
 }
 
@@ -442,6 +447,9 @@ void Policy::load_json(const nlohmann::json& j) {
     GroupState gs;
     gs.last_started = v.at("last_started").get<double>();
     gs.last_finished = v.at("last_finished").get<double>();
+    // An agent stopped during an action: the next one waits for that unit to come back too.
+    gs.last_unit = v.value("last_unit", std::string());
+    gs.recovered_at = v.value("recovered_at", 0.0);
     groups[name] = std::move(gs);
     if (groups.size() >= kMaxUnits) break;
   }

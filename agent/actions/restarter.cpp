@@ -99,9 +99,13 @@ void Restarter::rebuild() {
   properties_pending_ = false;
   if (!config_.actions.enabled) return;
   try {
+    SystemdClientOptions o = client_options(config_);
+    if (!config_.actions.job_timeout)  // asked on the loop's thread, where properties_ lives
+      o.job_timeout_for = [this](const std::string& verb, const std::string& unit) {
+        return job_timeout(verb, unit);
+      };
     client_ = std::make_unique<SystemdClient>(
-        client_options(config_),
-        [this](std::function<void()> f) { boost::asio::post(io_, std::move(f)); });
+        std::move(o), [this](std::function<void()> f) { boost::asio::post(io_, std::move(f)); });
     executor_ = std::make_unique<Executor>(io_, unit_ops(*client_), executor_settings(config_),
                                            [this](const ActionReport& r) { report(r); });
   } catch (const std::exception& e) {  // no thread or fd now (EMFILE): retried every scan
@@ -110,6 +114,25 @@ void Restarter::rebuild() {
     client_.reset();
     rebuild_ = true;
   }
+}
+
+// Unset actions.job_timeout: the unit's own TimeoutStopUSec and TimeoutStartUSec (both for a
+// restart), each capped at 10 min (infinity included), systemd's 90 s defaults while unknown.
+std::chrono::milliseconds Restarter::job_timeout(const std::string& verb,
+                                                 const std::string& unit) const {
+  using std::chrono::milliseconds;
+  constexpr uint64_t kDefaultUsec = 90'000'000, kCapUsec = 600'000'000;
+  std::optional<uint64_t> start, stop;
+  if (auto p = properties_.find(unit); p != properties_.end())
+    start = p->second.timeout_start_usec, stop = p->second.timeout_stop_usec;
+  auto part = [&](const std::optional<uint64_t>& usec, bool known) {
+    return std::min(known ? usec.value_or(kCapUsec) : kDefaultUsec, kCapUsec);
+  };
+  bool known = properties_.count(unit) > 0;
+  uint64_t usec = 0;
+  if (verb != "start") usec += part(stop, known);
+  if (verb != "stop") usec += part(start, known);
+  return milliseconds(usec / 1000 + 5'000);  // + the reply and JobRemoved's way back
 }
 
 void Restarter::annotate(Snapshot& snap) const {

@@ -52,6 +52,7 @@ class Restarter {
     uint64_t restarts_seen = 0;  // the unit's restarts then: a later restart resolves the failure
   };
   void rebuild();
+  std::chrono::milliseconds job_timeout(const std::string& verb, const std::string& unit) const;
   void report(const ActionReport& r);
   void refresh_properties(const Snapshot& snap);
   void count(const Decision& d, const std::string& result) {

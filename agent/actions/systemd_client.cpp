@@ -126,6 +126,8 @@ int read_property(sd_bus_message* m, std::string_view name, UnitProperties& p) {
   if (name == "ExecMainStartTimestamp") return read_variant(m, contents, p.exec_main_start_usec);
   if (name == "MemoryMax") return read_variant(m, contents, p.memory_max);
   if (name == "MemoryCurrent") return read_variant(m, contents, p.memory_current);
+  if (name == "TimeoutStartUSec") return read_variant(m, contents, p.timeout_start_usec);
+  if (name == "TimeoutStopUSec") return read_variant(m, contents, p.timeout_stop_usec);
   return sd_bus_message_skip(m, "v");
 }
 
@@ -159,7 +161,8 @@ class SystemdClient::Impl {
   struct Request {
     bool properties = false;
     Verb verb = Verb::kStart;
-    std::vector<std::string> units;  // one for a unit verb
+    std::chrono::milliseconds timeout{0};  // the job's, for a unit verb
+    std::vector<std::string> units;        // one for a unit verb
     std::function<void(CallResult)> on_call;
     std::function<void(PropertiesResult)> on_properties;
   };
@@ -174,8 +177,9 @@ class SystemdClient::Impl {
     std::string unit;
     std::function<void(CallResult)> done;
     Clock::time_point started, deadline;
-    uint64_t call = 0;  // the PendingCall until the reply came, then 0
-    std::string job;    // the job's object path, from the reply
+    std::chrono::milliseconds timeout;  // deadline - started, for the message
+    uint64_t call = 0;                  // the PendingCall until the reply came, then 0
+    std::string job;                    // the job's object path, from the reply
   };
   struct PropertiesOp {
     std::vector<std::string> units;
@@ -192,7 +196,8 @@ class SystemdClient::Impl {
   void close_bus();
   void fail_everything(const std::string& reason);
   void begin(Request r);
-  void begin_unit(Verb verb, const std::string& unit, std::function<void(CallResult)> done);
+  void begin_unit(Verb verb, const std::string& unit, std::chrono::milliseconds timeout,
+                  std::function<void(CallResult)> done);
   void begin_properties(std::vector<std::string> units, std::function<void(PropertiesResult)> done);
   // Sends an async method call with call_timeout; its id, or 0 with `err` set.
   uint64_t call(sd_bus_message* m, std::function<void(sd_bus_message*)> on_reply, std::string& err);
@@ -297,7 +302,9 @@ void SystemdClient::Impl::submit_unit(Verb verb, const std::string& unit,
     return;
   }
   ++accepted_;
-  queue_.push_back(Request{false, verb, {unit}, std::move(done), {}});
+  auto timeout =
+      opts_.job_timeout_for ? opts_.job_timeout_for(word_of(verb), unit) : opts_.job_timeout;
+  queue_.push_back(Request{false, verb, timeout, {unit}, std::move(done), {}});
   lk.unlock();
   uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
@@ -316,7 +323,8 @@ void SystemdClient::Impl::submit_properties(std::vector<std::string> units,
     return;
   }
   ++accepted_;
-  queue_.push_back(Request{true, Verb::kStart, std::move(units), {}, std::move(done)});
+  queue_.push_back(Request{
+      true, Verb::kStart, std::chrono::milliseconds(0), std::move(units), {}, std::move(done)});
   lk.unlock();
   uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
@@ -524,14 +532,15 @@ void SystemdClient::Impl::begin(Request r) {
   if (r.properties)
     begin_properties(std::move(r.units), std::move(r.on_properties));
   else
-    begin_unit(r.verb, r.units.front(), std::move(r.on_call));
+    begin_unit(r.verb, r.units.front(), r.timeout, std::move(r.on_call));
 }
 
 void SystemdClient::Impl::begin_unit(Verb verb, const std::string& unit,
+                                     std::chrono::milliseconds timeout,
                                      std::function<void(CallResult)> done) {
   uint64_t id = next_id_++;
   auto now = Clock::now();
-  unit_ops_.emplace(id, UnitOp{verb, unit, std::move(done), now, now + opts_.job_timeout, 0, ""});
+  unit_ops_.emplace(id, UnitOp{verb, unit, std::move(done), now, now + timeout, timeout, 0, ""});
   if (!bus_) return finish_unit(id, "", not_connected_);
   sd_bus_message* m = nullptr;
   int r =
@@ -594,8 +603,7 @@ void SystemdClient::Impl::expire_jobs() {
     UnitOp& op = unit_ops_.at(id);
     std::string what =
         op.call ? std::string("the reply to ") + method_of(op.verb) : "job " + op.job;
-    finish_unit(id, "",
-                "timed out after " + format_duration(opts_.job_timeout) + " waiting for " + what);
+    finish_unit(id, "", "timed out after " + format_duration(op.timeout) + " waiting for " + what);
   }
 }
 

@@ -27,6 +27,8 @@ struct UnitProperties {
   uint64_t exec_main_start_usec = 0;  // CLOCK_REALTIME µs; 0 = never started
   // UINT64_MAX (infinity / not accounted) -> nullopt. MemoryCurrent needs memory accounting.
   std::optional<uint64_t> memory_max, memory_current;
+  // Service.TimeoutStartUSec / TimeoutStopUSec; nullopt: infinity or not a service.
+  std::optional<uint64_t> timeout_start_usec, timeout_stop_usec;
 };
 
 struct CallResult {
@@ -58,6 +60,10 @@ struct SystemdClientOptions {
   std::chrono::milliseconds call_timeout{5000};  // each D-Bus method call, to its reply
   // A start/stop/restart, from its call to its job's end (JobRemoved).
   std::chrono::milliseconds job_timeout{120000};
+  // When set, the limit of one job instead: asked on the calling thread with the verb ("start",
+  // "stop", "restart") and the unit.
+  std::function<std::chrono::milliseconds(const std::string& verb, const std::string& unit)>
+      job_timeout_for;
   // After a failed connect the wait doubles from reconnect_min up to reconnect_max; it is back at
   // reconnect_min once a connection works again.
   std::chrono::milliseconds reconnect_min{500}, reconnect_max{30000};

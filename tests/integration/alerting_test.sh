@@ -289,6 +289,9 @@ EOF
 
 # --- the unit: a bash main process with a real ffmpeg child, in systemd-shaped v1 cgroups ---------
 for h in memory systemd; do mkdir -p "$CG/$h/$SLICE_REL/$UNIT" || die "mkdir $CG/$h/$SLICE_REL/$UNIT"; done
+# A real limit, as the plan's units have (MemoryMax=): without one MobasherUnitNoMemoryLimit fires
+# too and its notifications would mix with the ones these parts count.
+echo $((256 << 20)) >"$CG/memory/$SLICE_REL/$UNIT/memory.limit_in_bytes" || die "memory.limit_in_bytes"
 mkdir -p "$WORK/unit"
 cat >"$WORK/wrapper.sh" <<'EOF'
 #!/bin/bash

@@ -185,7 +185,7 @@ write_config() {
   "discovery_interval": "1s",
   "groups": [
     { "name": "archiver", "units": "archiver@*.service", "memory_limit": "1G",
-      "warn": "48M", "critical": "95%" }
+      "warn": "48M", "critical": "95%", "restart": { "predict_window": "5s" } }
   ],
   "alerts": { "for": "1s", "node_memory_available_min": "1M", "node_swap_used_max": "100%" },
   "history": { "interval": "1s" }

@@ -97,6 +97,10 @@ trap 'exit 130' INT TERM
 for u in "${UNITS[@]}"; do
   rel="$PREFIX/system.slice/${UNIT_SLICE[$u]}/$u"
   for h in memory systemd; do mkdir -p "$CG/$h/$rel" || die "mkdir $CG/$h/$rel"; done
+  # The group's memory_limit enforced, as MemoryMax= does (else MobasherUnitNoMemoryLimit warns).
+  cg_limit=$((128 << 20))
+  [[ $u == recorder@* ]] && cg_limit=$((96 << 20))
+  echo "$cg_limit" >"$CG/memory/$rel/memory.limit_in_bytes" || die "memory.limit_in_bytes of $u"
   # shellcheck disable=SC2086  # UNIT_ARGS holds several words on purpose
   (echo "$BASHPID" >"$CG/memory/$rel/cgroup.procs" &&
     echo "$BASHPID" >"$CG/systemd/$rel/cgroup.procs" &&
