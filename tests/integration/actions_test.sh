@@ -12,6 +12,13 @@
 #   six      archiver@ch1..6 leak at the same rate, started 0.5 s apart: all six restarted with
 #            cause memory, no OOM kill, never two at once (every cgroup.procs polled every 0.1 s:
 #            at most one empty per poll; the history's action intervals never overlap).
+#   continuity archiver@ch1..6 (256M) cross on_memory 90% in pairs ~3 s apart, leaking 0.4 MiB/s (the
+#            10% margin lasts 64 s); cooldown and min_gap NOT set (built-in 2m / 10m), scans 0.5 s,
+#            for 1 s, emergency_gap default 5 s: all six restarted with cause memory, no OOM kill
+#            (oom_kills_total, history, agent and systemd logs), never two down at once (polled), each
+#            restart 4.9..8 s after the one before ended (printed with the RSS at each restart).
+#            recorder@ramp (group with predict 10m, predict_window 10s) ramps +100 MiB in 2.5 s
+#            then stays flat: never predicted nor restarted; bystander other@x (leaking): untouched.
 #   age      three flat archivers, max_age 30s, min_gap 5s, until each was restarted 3 times: every
 #            restart has cause age, at an age in [max_age/2, max_age + 3 s], group restarts
 #            >= min_gap apart, and from the third restarts on the three take turns ~max_age/3 apart
@@ -49,7 +56,7 @@ HARNESS=$HERE/sd_harness.sh
 AGENT=${1:-}
 LEAKER=${2:-}
 PART=${3:-}
-ALL_PARTS=(memory six age overlap faults)
+ALL_PARTS=(memory six continuity age overlap faults)
 [[ " ${ALL_PARTS[*]} " == *" $PART "* ]] || die "usage: $0 AGENT LEAKER PART (parts: ${ALL_PARTS[*]})"
 TEST_NAME="actions_test($PART)"
 
@@ -281,16 +288,17 @@ start_units() {  # UNIT...: started and each running a process within 10 s
   done
 }
 
-# write_config RESTART_JSON ACTIONS_JSON_EXTRA: one group (archiver@*.service, 256M).
+# write_config RESTART_JSON ACTIONS_JSON_EXTRA [MORE_GROUPS_JSON [SCAN_INTERVAL]]: the group
+# archiver@*.service (256M), then MORE_GROUPS_JSON (", {...}" entries); scan_interval 1s unless given.
 write_config() {
   cat >"$CONFIG" <<EOF
 // integration test: $TEST_NAME
 {
-  "scan_interval": "1s",
+  "scan_interval": "${4:-1s}",
   "discovery_interval": "1s",
   "groups": [
     { "name": "archiver", "units": "archiver@*.service", "memory_limit": "256M",
-      "warn": "90%", "critical": "95%", "restart": $1 }
+      "warn": "90%", "critical": "95%", "restart": $1 }${3:-}
   ],
   "alerts": { "for": "1s", "node_memory_available_min": "1M", "node_swap_used_max": "100%" },
   "actions": { "bus": "$BUS", "job_timeout": "20s", "max_per_unit_per_hour": 10,
@@ -320,6 +328,62 @@ pid_runs() {  # FILE COLUMN_INDEX (1-based unit index)
       if (p != cur) { flush(); cur = p; first = $1; maxr = 0 }
       last = $1; lastr = r; if (r + 0 > maxr) maxr = r + 0 }
     END { flush() }' "$1"
+}
+
+# Shared by the parts that restart several units (six, continuity); WORK/m is a fresh scrape.
+# check_each_restarted_once CAUSE UNIT...: restarts_total{cause} 1 and oom_kills_total 0 for each
+# unit (columns 1.. of WORK/poll in the same order), and the test saw each main process replaced
+# exactly once.
+check_each_restarted_once() {
+  local cause=$1; shift
+  local u n o bad="" k runs="" want=""
+  for u in "$@"; do
+    n=$(msum "$WORK/m" mobasher_unit_restarts_total "unit=\"$u\"" "cause=\"$cause\"")
+    o=$(msum "$WORK/m" mobasher_unit_oom_kills_total "unit=\"$u\"")
+    [[ $n == 1 && $o == 0 ]] || bad+=" $u:$cause=${n:-none},oom=${o:-none}"
+  done
+  check "each of the $#: restarts_total{cause=$cause} 1, oom_kills_total 0 (${bad:-all})" test -z "$bad"
+  for ((k = 1; k <= $#; k++)); do runs+="$(pid_runs "$WORK/poll" "$k" | grep -c .) "; want+="2 "; done
+  check "the test saw each main process replaced once (processes per unit: ${runs% })" \
+    test "$runs" = "$want"
+}
+
+# check_never_two_down POLL_FILE N MIN_POLLS: from the first poll with all of the first N units
+# running, in no poll more than one of their cgroups empty (never two down at once, as the test
+# saw it).
+check_never_two_down() {
+  local polls worst empties
+  polls=$(grep -c . "$1")
+  read -r worst empties < <(awk -v n="$2" '!go { for (c = 1; c <= n; c++) if ($(2 * c) == "-") next; go = 1 }
+      { e = 0; for (c = 1; c <= n; c++) if ($(2 * c) == "-") e++
+      if (e > m) m = e; if (e) k++ } END { print m + 0, k + 0 }' "$1")
+  check "polls every 0.1 s: $polls; most cgroups empty at once: $worst (<= 1); polls with one empty: $empties" \
+    test "$worst" -le 1 -a "$polls" -ge "$3"
+}
+
+# check_history_one_at_a_time N [MIN_GAP MAX_GAP]: the history holds N actions (restart, memory,
+# done, N distinct units) whose intervals [ts - seconds, ts] never overlap, each at an RSS under
+# the 256M limit; the gaps (one's end to the next's start) are printed, and with MIN_GAP MAX_GAP
+# each must lie in [MIN_GAP, MAX_GAP] s. Leaves them in WORK/actions.json, sorted by start.
+check_history_one_at_a_time() {
+  local want=$1 lo=${2:-} hi=${3:-}
+  hist -s '[.[] | select(.type == "action")] | sort_by(.t - .seconds)' >"$WORK/actions.json"
+  local nact overlaps gaps
+  nact=$(jq length "$WORK/actions.json")
+  overlaps=$(jq '[range(1; length) as $i | select((.[$i].t - .[$i].seconds) < .[$i - 1].t)] | length' "$WORK/actions.json")
+  gaps=$(jq -r '[range(1; length) as $i | (.[$i].t - .[$i].seconds - .[$i - 1].t) * 100 | round / 100] | join(" ")' "$WORK/actions.json")
+  check "history: $nact action records, overlapping intervals: $overlaps; gaps $gaps s" \
+    test "$nact" = "$want" -a "$overlaps" = 0
+  if [[ -n $lo ]]; then
+    check "every gap between the end of one restart and the start of the next in [$lo, $hi] s ($gaps; restarts took $(jq -r '[.[].seconds * 100 | round / 100] | join(" ")' "$WORK/actions.json") s)" \
+      awk -v g="$gaps" -v lo="$lo" -v hi="$hi" 'BEGIN { n = split(g, a, " "); if (n < 1) exit 1
+        for (i = 1; i <= n; i++) if (a[i] < lo || a[i] > hi) exit 1 }'
+  fi
+  check "every action: restart, cause memory, done; units $(jq -r '[.[].unit | sub("archiver@"; "") | sub(".service"; "")] | join(",")' "$WORK/actions.json")" \
+    test "$(jq '[.[] | select(.action == "restart" and .cause == "memory" and .result == "done")] | map(.unit) | unique | length' "$WORK/actions.json")" = "$want"
+  local maxv; maxv=$(jq '[.[].value] | max' "$WORK/actions.json")
+  check "largest RSS at a restart $(mib "$maxv") MiB < 256 MiB limit (values $(jq -r '[.[].value / 1048576 | . * 10 | round / 10] | join(" ")' "$WORK/actions.json") MiB)" \
+    awk -v v="$maxv" 'BEGIN { exit !(v < 256 * 1048576) }'
 }
 
 # --- parts ----------------------------------------------------------------------------------------
@@ -434,42 +498,90 @@ part_six() {
   sleep 0.3
 
   scrape "$WORK/m" || fail "GET /metrics failed"
-  local u n o bad=""
-  for u in "${units[@]}"; do
-    n=$(msum "$WORK/m" mobasher_unit_restarts_total "unit=\"$u\"" 'cause="memory"')
-    o=$(msum "$WORK/m" mobasher_unit_oom_kills_total "unit=\"$u\"")
-    [[ $n == 1 && $o == 0 ]] || bad+=" $u:memory=${n:-none},oom=${o:-none}"
-  done
-  check "each of the six: restarts_total{cause=memory} 1, oom_kills_total 0 (${bad:-all})" test -z "$bad"
-  local k runs=""
-  for k in 1 2 3 4 5 6; do runs+="$(pid_runs "$WORK/poll" "$k" | grep -c .) "; done
-  check "the test saw each main process replaced once (processes per unit: ${runs% })" \
-    test "$runs" = "2 2 2 2 2 2 "
+  check_each_restarted_once memory "${units[@]}"
+  local n
   n=$(msum "$WORK/m" mobasher_unit_restarts_total)
   check "restarts_total over every cause: ${n:-none} (6)" test "${n:-x}" = 6
   n=$(msum "$WORK/m" mobasher_actions_total 'action="restart"' 'cause="memory"' 'result="done"')
   check "actions_total{restart,memory,done} = ${n:-none} (6)" test "${n:-x}" = 6
-
-  # Never two at once, as the test saw it: at most one of the six cgroups empty in any poll.
-  local polls worst empties
-  polls=$(grep -c . "$WORK/poll")
-  read -r worst empties < <(awk '{ e = 0; for (c = 1; c <= 6; c++) if ($(2 * c) == "-") e++
-      if (e > m) m = e; if (e) n++ } END { print m + 0, n + 0 }' "$WORK/poll")
-  check "polls every 0.1 s: $polls; most cgroups empty at once: $worst (<= 1); polls with one empty: $empties" \
-    test "$worst" -le 1 -a "$polls" -ge 100
-  # ... and as the agent recorded it: action intervals [ts - seconds, ts] never overlap.
-  hist -s '[.[] | select(.type == "action")] | sort_by(.t - .seconds)' >"$WORK/actions.json"
-  local nact overlaps
-  nact=$(jq length "$WORK/actions.json")
-  overlaps=$(jq '[range(1; length) as $i | select((.[$i].t - .[$i].seconds) < .[$i - 1].t)] | length' "$WORK/actions.json")
-  check "history: $nact action records, overlapping intervals: $overlaps; gaps $(jq -r '[range(1; length) as $i | (.[$i].t - .[$i].seconds - .[$i - 1].t) * 100 | round / 100] | join(" ")' "$WORK/actions.json") s" \
-    test "$nact" = 6 -a "$overlaps" = 0
-  check "every action: restart, cause memory, done; units $(jq -r '[.[].unit | sub("archiver@"; "") | sub(".service"; "")] | join(",")' "$WORK/actions.json")" \
-    test "$(jq '[.[] | select(.action == "restart" and .cause == "memory" and .result == "done")] | map(.unit) | unique | length' "$WORK/actions.json")" = 6
-  local maxv; maxv=$(jq '[.[].value] | max' "$WORK/actions.json")
-  check "largest RSS at a restart $(mib "$maxv") MiB < 256 MiB limit (values $(jq -r '[.[].value / 1048576 | . * 10 | round / 10] | join(" ")' "$WORK/actions.json") MiB)" \
-    awk -v v="$maxv" 'BEGIN { exit !(v < 256 * 1048576) }'
+  check_never_two_down "$WORK/poll" 6 100
+  check_history_one_at_a_time 6
   check "no OOM kill recorded in the history" test "$(hist_count 'select(.type == "oom_kill")')" = 0
+}
+
+part_continuity() {
+  local units=() i k R=recorder@ramp.service OTHER=other@x.service
+  leaker_template archiver
+  leaker_template recorder
+  leaker_template other
+  # 222 MiB + 0.4 MiB/s: on_memory (90% = 230.4M) ~15 s after the start (VmRSS adds ~3 MiB),
+  # then the margin to the 256M limit lasts 64 s, far more than six restarts one at a time need
+  # (6 x (job < 1 s + emergency_gap 5 s + scan 0.5 s) + for 1 s ~ 40 s).
+  for i in 1 2 3 4 5 6; do
+    units+=("archiver@ch$i.service")
+    unit_env archiver "ch$i" 222 0.4
+  done
+  unit_env recorder ramp 8 40 108  # a start-up ramp: +100 MiB in 2.5 s, then flat
+  unit_env other x 215 0.4 240     # outside every group: crosses 90% of its 256M, stops short
+  boot_systemd
+  start_units "$OTHER"
+  local by_pid by_nr; by_pid=$(procs "$OTHER") by_nr=$(nrestarts "$OTHER")
+  # Built-in cooldown (2m) and min_gap (10m), emergency_gap at its default (5s): only scans and
+  # `for` are compressed. The recorder group predicts (10m) after a 10 s window.
+  write_config '{ "on_memory": "90%", "for": "1s" }' '' ',
+    { "name": "recorder", "units": "recorder@*.service", "memory_limit": "256M",
+      "warn": "98%", "critical": "99%",
+      "restart": { "on_memory": "99%", "for": "1s", "predict": "10m", "predict_window": "10s" } }' 0.5s
+  run_agent
+  start_poller 0.1 "$WORK/poll" "${units[@]}" "$R" "$OTHER"
+  # Three pairs ~3 s apart, the ramp with the first; their restarts run a small flat leaker.
+  local t_ramp=$EPOCHREALTIME
+  start_units "$R" "${units[0]}" "${units[1]}"
+  for k in 2 4; do
+    sleep 3
+    start_units "${units[$k]}" "${units[$((k + 1))]}"
+  done
+  for i in 1 2 3 4 5 6; do unit_env archiver "ch$i" 16 0; done
+  local r_pid r_nr; r_pid=$(main_pid "$R") r_nr=$(nrestarts "$R")
+
+  wait_until 90 bash -c "[[ \$(grep -c 'restart done unit=archiver@ch' '$AGENT_LOG') -ge 6 ]]" ||
+    fail "not six 'restart done' within 90 s: $(grep -c 'restart done' "$AGENT_LOG")"
+  wait_until 10 metric_is 6 mobasher_unit_restarts_total 'cause="memory"' ||
+    fail "restarts_total{cause=memory} summed over the six not 6 within 10 s"
+  # The ramp is watched for at least three prediction windows.
+  sleep "$(awk -v t="$t_ramp" -v n="$EPOCHREALTIME" 'BEGIN { d = t + 31 - n; print (d > 1 ? d : 1) }')"
+  : >"$WORK/stop-pollers"
+  sleep 0.3
+
+  scrape "$WORK/m" || fail "GET /metrics failed"
+  check_each_restarted_once memory "${units[@]}"
+  local n
+  n=$(msum "$WORK/m" mobasher_actions_total 'action="restart"' 'cause="memory"' 'result="done"')
+  check "actions_total{restart,memory,done} = ${n:-none} (6); actions of any other cause: $(awk '/^mobasher_actions_total\{/ && !/cause="memory"/ { s += $2 } END { print s + 0 }' "$WORK/m")" \
+    test "${n:-x}" = 6 -a "$(awk '/^mobasher_actions_total\{/ && !/cause="memory"/ { s += $2 } END { print s + 0 }' "$WORK/m")" = 0
+  check_never_two_down "$WORK/poll" 6 200
+  # Each waits only for the one before it to be active again plus emergency_gap (5 s), never for
+  # the built-in cooldown (2m) or min_gap (10m).
+  check_history_one_at_a_time 6 4.9 8
+  log "restart starts after the first: $(jq -r '(.[0].t - .[0].seconds) as $t0 | [.[] | (.t - .seconds - $t0) * 10 | round / 10] | join(" ")' "$WORK/actions.json") s"
+  local line
+  for k in 1 2 3 4 5 6; do
+    line+="ch$k $(pid_runs "$WORK/poll" "$k" | head -n1 | awk '{ printf "%.1f", $5 / 1024 }') "
+  done
+  log "largest VmRSS the test saw of each first process (MiB, limit 256, on_memory 230.4): $line"
+  check "no OOM kill: history oom_kill $(hist_count 'select(.type == "oom_kill")'), agent log $(log_count 'oom kill'), systemd log $(grep -ci 'oom' "$STATE/kmsg.log")" \
+    test "$(hist_count 'select(.type == "oom_kill")')/$(log_count 'oom kill')/$(grep -ci 'oom' "$STATE/kmsg.log")" = 0/0/0
+
+  # The ramp (column 7) and the bystander (column 8): never touched.
+  local changes polls runs; polls=$(grep -c . "$WORK/poll")
+  runs=$(pid_runs "$WORK/poll" 7 | awk '{ printf "%s ", $1 }')
+  check "$R (ramp to $(awk '$14 != "-" { r = $15 } END { printf "%.0f", r / 1024 }' "$WORK/poll") MiB, then flat): main processes seen [${runs% }] ($r_pid), NRestarts $r_nr -> $(nrestarts "$R"), never named in a decision" \
+    test "$runs" = "$r_pid " -a "$(main_pid "$R")" = "$r_pid" -a "$(nrestarts "$R")" = "$r_nr" -a "$(grep -c "restart [a-z]* unit=$R" "$AGENT_LOG")" = 0
+  n=$(msum "$WORK/m" mobasher_unit_restarts_total "unit=\"$R\"")
+  check "restarts_total{unit=$R} over every cause: ${n:-0} (0)" test "${n:-0}" = 0
+  changes=$(awk -v want="${by_pid// /,}" '$16 != want { n++ } END { print n + 0 }' "$WORK/poll")
+  check "$OTHER: cgroup.procs [$by_pid] in all $polls polls (differing: $changes), NRestarts $by_nr -> $(nrestarts "$OTHER"), rss $(awk 'END { printf "%.0f", $17 / 1024 }' "$WORK/poll") MiB" \
+    test "$changes" = 0 -a "$(nrestarts "$OTHER")" = "$by_nr" -a "$(log_count 'other@x')" = 0
 }
 
 part_age() {
