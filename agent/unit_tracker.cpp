@@ -8,9 +8,11 @@ namespace mobasher {
 
 namespace {
 
+constexpr double kMinSlopeSpan = 15;  // seconds of samples a slope needs (and 4 of them)
+
 // Least-squares slope of bytes over time, in bytes per second.
 std::optional<double> slope(const std::deque<std::pair<double, double>>& s) {
-  if (s.size() < 4 || s.back().first - s.front().first < 15.0) return std::nullopt;
+  if (s.size() < 4 || s.back().first - s.front().first < kMinSlopeSpan) return std::nullopt;
   double n = static_cast<double>(s.size()), mt = 0, mb = 0;
   for (auto& [t, b] : s) mt += t, mb += b;
   mt /= n, mb /= n;
@@ -176,10 +178,11 @@ void UnitTracker::fill(const State& st, UnitSample& u) const {
   // newest half; a steady leak has the same slope in both.
   double span = st.samples.back().first - st.samples.front().first;
   if (span < u.predict_window || current >= static_cast<double>(limit)) return;
+  // (Under two slopes' worth of samples the newest half is the whole window.)
   std::deque<std::pair<double, double>> newest;
   for (const auto& s : st.samples)
     if (s.first >= st.samples.back().first - span / 2) newest.push_back(s);
-  auto recent = slope(newest);
+  auto recent = span >= 2 * kMinSlopeSpan ? slope(newest) : u.growth_bytes_per_second;
   if (!u.growth_bytes_per_second || !recent) return;
   double trend = std::min(*u.growth_bytes_per_second, *recent);
   if (trend > 0) u.seconds_to_limit = (static_cast<double>(limit) - current) / trend;
