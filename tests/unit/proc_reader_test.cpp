@@ -151,6 +151,26 @@ TEST_F(ProcReaderTest, SampleInBytesWithIdentityAndStartTime) {
   EXPECT_EQ(r.parse_errors(), 0u);
 }
 
+// The boot-clock start (what ages are measured with) is starttime alone: a btime that moves (NTP
+// stepped the clock, so the kernel's btime moved with it) or is unreadable does not change it.
+TEST_F(ProcReaderTest, TheBootClockStartDoesNotFollowBtime) {
+  double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double before = 0;
+  {
+    ProcReader r(fx.proc_root());
+    before = r.sample(101, false)->start_boot_seconds;
+  }
+  EXPECT_DOUBLE_EQ(before, 5000 / hz);
+  for (uint64_t btime : {1'700'003'600ull, 1'600'000'000ull, 0ull}) {
+    fx.boot_time(btime);
+    ProcReader r(fx.proc_root());
+    auto s = r.sample(101, false);
+    ASSERT_TRUE(s.has_value());
+    EXPECT_DOUBLE_EQ(s->start_boot_seconds, before) << "btime " << btime;
+    EXPECT_DOUBLE_EQ(s->start_time_seconds, static_cast<double>(btime) + 5000 / hz);
+  }
+}
+
 TEST_F(ProcReaderTest, SecondScanSeesNewValuesThroughCachedDescriptors) {
   ProcReader r(fx.proc_root());
   ASSERT_EQ(r.sample(102, false)->rss_anon, 300_MiB);
