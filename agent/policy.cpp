@@ -339,12 +339,18 @@ std::optional<Policy::Candidate> Policy::node_candidate(
   }
   if (!node_low_since_) node_low_since_ = now;
   if (now - *node_low_since_ < s_.node_memory_for || !in_flight_.empty()) return std::nullopt;
+  // The biggest whose hourly cap is not used up (else the biggest, to be held and reported).
   const UnitSample* biggest = nullptr;
   double most = 0;
+  bool capped = true;
   for (const auto& u : snap.units) {
     if (!groups.count(u.group) || !u.up() || targets_.count(u.unit)) continue;
+    auto st = units_.find(logical_unit(u.unit));
+    bool full = st != units_.end() &&
+                static_cast<int>(st->second.actions.size()) >= s_.max_per_unit_per_hour;
     double v = measure_of(u, s_.measure_working_set);
-    if (!biggest || v > most) biggest = &u, most = v;
+    if (!biggest || (capped && !full) || (capped == full && v > most))
+      biggest = &u, most = v, capped = full;
   }
   if (!biggest) return std::nullopt;
   return Candidate{biggest,

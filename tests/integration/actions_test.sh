@@ -56,7 +56,7 @@ HARNESS=$HERE/sd_harness.sh
 AGENT=${1:-}
 LEAKER=${2:-}
 PART=${3:-}
-ALL_PARTS=(memory six continuity age overlap faults)
+ALL_PARTS=(memory six continuity node age overlap faults)
 [[ " ${ALL_PARTS[*]} " == *" $PART "* ]] || die "usage: $0 AGENT LEAKER PART (parts: ${ALL_PARTS[*]})"
 TEST_NAME="actions_test($PART)"
 
@@ -851,6 +851,38 @@ part_faults() {
     test "${n:-x}" = 1
   check "the agent is alive and healthy ($(http_code "http://127.0.0.1:$APORT/healthz"))" \
     test "$(http_code "http://127.0.0.1:$APORT/healthz")" = 200
+}
+
+# Node emergency (issue 12): a floor above the host's MemAvailable ("100%") for node_memory_for
+# 2s; three archivers of different sizes and no unit-level cause. The biggest (ch3, 160M) is
+# restarted, with cause node_memory, until max_per_unit_per_hour (2) holds it; only then the next
+# biggest (ch2); ch1 keeps its process meanwhile.
+part_node() {
+  local U1=archiver@ch1.service U2=archiver@ch2.service U3=archiver@ch3.service
+  leaker_template archiver
+  unit_env archiver ch1 64 0
+  unit_env archiver ch2 112 0
+  unit_env archiver ch3 160 0
+  boot_systemd
+  start_units "$U1" "$U2" "$U3"
+  local p1; p1=$(main_pid "$U1")
+  write_config '{}' ', "node_memory_floor": "100%", "node_memory_for": "2s",
+    "emergency_gap": "1s", "max_per_unit_per_hour": 2'
+  run_agent
+  wait_until 60 log_has "restart done unit=$U2" ||
+    fail "ch2 not restarted within 60 s: $(grep -c 'restart decided' "$AGENT_LOG") decisions"
+  local order
+  order=$(grep -F 'restart decided' "$AGENT_LOG" | sed -n 's/.*restart decided unit=\([^ ]*\).*cause=\([^ ]*\).*/\1:\2/p' | tr '\n' ' ')
+  log "decisions in order: $order"
+  check "the first two decisions are the biggest unit's, cause node_memory ($order)" \
+    test "$(echo "$order" | cut -d' ' -f1-2)" = "$U3:node_memory $U3:node_memory"
+  check "then the next biggest, ch2 ($order)" test "$(echo "$order" | cut -d' ' -f3)" = "$U2:node_memory"
+  check "ch3 restarted exactly max_per_unit_per_hour (2) times: $(log_count "restart decided unit=$U3")" \
+    test "$(log_count "restart decided unit=$U3")" = 2
+  check "ch1 never restarted (pid $p1 -> $(main_pid "$U1"))" test "$(main_pid "$U1")" = "$p1"
+  scrape "$WORK/m" || fail "GET /metrics failed"
+  local n; n=$(msum "$WORK/m" mobasher_unit_restarts_total "unit=\"$U3\"" 'cause="node_memory"')
+  check "restarts_total{unit=ch3,cause=node_memory} = ${n:-none} (2)" test "${n:-x}" = 2
 }
 
 "part_$PART"
