@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/policy.hpp"
+#include "fixtures/policy.hpp"
 #include "fixtures/snapshots.hpp"
 
 namespace mobasher {
@@ -27,17 +28,7 @@ constexpr uint64_t GiB = 1ull << 30, MiB = 1ull << 20;
 constexpr double kT0 = 500'000;  // seconds since boot
 
 PolicySettings settings() {
-  PolicySettings s;
-  PolicyGroup a;
-  a.name = "archiver";
-  a.on_memory = Size{0, 90.0};
-  a.for_seconds = 30;
-  a.max_age_seconds = 4 * 3600;
-  a.predict_seconds = 600;
-  PolicyGroup r = a;
-  r.name = "recorder";
-  s.groups = {a, r};
-  return s;
+  return fixtures::plan_policy();
 }
 
 UnitSample unit(const std::string& name, uint64_t rss, double start, pid_t pid,

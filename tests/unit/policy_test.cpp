@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "fixtures/policy.hpp"
 #include "fixtures/snapshots.hpp"
 
 namespace mobasher {
@@ -19,17 +20,7 @@ constexpr uint64_t GiB = 1ull << 30, MiB = 1ull << 20;
 constexpr double kT0 = 1'800'000'000;  // a Unix time; multiples of 4 h fall on 00:00 UTC + 4k h
 
 PolicySettings settings() {
-  PolicySettings s;
-  PolicyGroup a;
-  a.name = "archiver";
-  a.on_memory = Size{0, 90.0};
-  a.for_seconds = 30;
-  a.max_age_seconds = 4 * 3600;
-  a.predict_seconds = 600;
-  PolicyGroup r = a;
-  r.name = "recorder";
-  s.groups = {a, r};
-  return s;
+  return fixtures::plan_policy();
 }
 
 // A running archiver with `rss` bytes, started at `start` (Unix seconds), limit 2 GiB.
