@@ -41,7 +41,7 @@ AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::str
                            uint64_t threshold, bool measure_working_set, bool text) {
   AlertCheck c;
   c.severity = alert_severity(alert);
-  auto m = measured_bytes(u, measure_working_set);
+  auto m = u.measured(measure_working_set);
   if (threshold == 0 || !m) return c;
   double v = static_cast<double>(*m), t = static_cast<double>(threshold);
   double limit = static_cast<double>(u.effective_limit());
@@ -63,11 +63,6 @@ AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::str
 }
 
 }  // namespace
-
-std::optional<uint64_t> measured_bytes(const UnitSample& u, bool measure_working_set) {
-  if (measure_working_set) return u.memory.working_set();
-  return u.rss();
-}
 
 const char* alert_severity(std::string_view alert) {
   if (alert == "MobasherUnitMemoryHigh" || alert == "MobasherUnitMemoryExhaustionPredicted" ||
@@ -127,7 +122,7 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     c.on = c.value <= c.threshold;
     c.hold = c.value <= c.threshold * (1 + kHysteresis);
     if (text) {
-      double m = static_cast<double>(measured_bytes(*u, measure_working_set).value_or(0));
+      double m = static_cast<double>(u->measured(measure_working_set).value_or(0));
       c.summary =
           name + ": memory limit " + bytes(limit) + " predicted in ~" + human_seconds(c.value);
       c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +

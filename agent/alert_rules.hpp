@@ -61,7 +61,4 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
                             bool text = true);
 AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool text = true);
 
-// The measure the thresholds apply to: Σ RSS of the unit's processes, or the cgroup working set.
-std::optional<uint64_t> measured_bytes(const UnitSample& u, bool measure_working_set);
-
 }  // namespace mobasher

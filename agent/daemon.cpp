@@ -165,8 +165,10 @@ void Daemon::seed_from_history() {
   o.growth_window = tracker_options(config_).growth_window;
   o.working_set = config_.measure == "working_set";
   HistoryReadStats read;
-  auto seeds = read_seeds(history_->options().dir, WallClock::now(), o, &read);
-  for (const auto& [unit, seed] : seeds) tracker_.seed(unit, seed);
+  const WallTime now = WallClock::now();
+  const double boot_minus_wall = boot_clock_seconds() - unix_seconds(now);
+  auto seeds = read_seeds(history_->options().dir, now, o, &read);
+  for (const auto& [unit, seed] : seeds) tracker_.seed(unit, seed, boot_minus_wall);
   for (const auto& e : read.errors) spdlog::warn("history unreadable {}", e);
   spdlog::info("history read units={} files={} records={} bad_records={}", seeds.size(), read.files,
                read.matched, read.bad_lines);

@@ -77,6 +77,11 @@ class LocatingSax : public nlohmann::json_sax<nlohmann::json> {
     return top.path.empty() ? key_ : top.path + "." + key_;
   }
   nlohmann::json* insert(nlohmann::json v, const std::string& path) {
+    // A key twice in one object: nlohmann would keep the last silently, and a config whose
+    // second "cooldown" hides the first is a mistake to name, not to guess at.
+    if (!stack_.empty() && stack_.back().node->is_object() && stack_.back().node->contains(key_))
+      throw JsonSyntaxError{line_, "duplicate key \"" + path + "\" (first on line " +
+                                       std::to_string(out_.lines[path]) + ")"};
     out_.lines.emplace(path, line_);
     if (stack_.empty()) {
       out_.value = std::move(v);

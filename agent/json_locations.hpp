@@ -21,7 +21,8 @@ struct JsonSyntaxError {
   std::string message;
 };
 
-// Throws JsonSyntaxError on malformed input; "//" and "/* */" comments are allowed.
+// Throws JsonSyntaxError on malformed input and on a key repeated within one object; "//" and
+// "/* */" comments are allowed.
 LocatedJson parse_json_with_lines(std::string_view text);
 
 }  // namespace mobasher

@@ -30,9 +30,7 @@ bool active(const UnitSample& u) {
 }
 
 double measure_of(const UnitSample& u, bool working_set) {
-  if (!working_set) return static_cast<double>(u.rss());
-  auto ws = u.memory.working_set();
-  return ws ? static_cast<double>(*ws) : 0;
+  return static_cast<double>(u.measured(working_set).value_or(0));
 }
 
 }  // namespace

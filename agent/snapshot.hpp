@@ -111,6 +111,12 @@ struct UnitSample {
 
   bool up() const { return !processes.empty(); }
   uint64_t rss() const;
+  // The measure thresholds, restarts and growth apply to: Σ RSS of the unit's processes, or the
+  // cgroup working set (config `measure`); nullopt when that cgroup file is missing.
+  std::optional<uint64_t> measured(bool working_set) const {
+    if (working_set) return memory.working_set();
+    return rss();
+  }
   uint64_t swap() const;
   // The limit percentages refer to: the real cgroup limit when set, else the configured one.
   uint64_t effective_limit() const { return memory.limit.value_or(configured_limit); }

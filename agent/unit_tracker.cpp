@@ -1,6 +1,7 @@
 #include "agent/unit_tracker.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "agent/slots.hpp"
 
@@ -8,16 +9,24 @@ namespace mobasher {
 
 namespace {
 
-constexpr double kMinSlopeSpan = 15;  // seconds of samples a slope needs (and 4 of them)
+constexpr double kMinSlopeSpan = 15;  // seconds of samples the growth gauge needs
+constexpr size_t kMinSlopeSamples = 4;
 
-// Least-squares slope of bytes over time, in bytes per second.
-std::optional<double> slope(const std::deque<std::pair<double, double>>& s) {
-  if (s.size() < 4 || s.back().first - s.front().first < kMinSlopeSpan) return std::nullopt;
-  double n = static_cast<double>(s.size()), mt = 0, mb = 0;
-  for (auto& [t, b] : s) mt += t, mb += b;
+// Least-squares slope of bytes over time, in bytes per second: from kMinSlopeSamples samples
+// spanning min_span seconds or more.
+using Samples = std::deque<std::pair<double, double>>;
+std::optional<double> slope(Samples::const_iterator first, Samples::const_iterator last,
+                            double min_span) {
+  auto count = std::distance(first, last);
+  if (count < static_cast<long>(kMinSlopeSamples) ||
+      std::prev(last)->first - first->first < min_span)
+    return std::nullopt;
+  double n = static_cast<double>(count), mt = 0, mb = 0;
+  for (auto it = first; it != last; ++it) mt += it->first, mb += it->second;
   mt /= n, mb /= n;
   double num = 0, den = 0;
-  for (auto& [t, b] : s) num += (t - mt) * (b - mb), den += (t - mt) * (t - mt);
+  for (auto it = first; it != last; ++it)
+    num += (it->first - mt) * (it->second - mb), den += (it->first - mt) * (it->first - mt);
   if (den <= 0) return std::nullopt;
   return num / den;
 }
@@ -41,7 +50,10 @@ void UnitTracker::set_options(TrackerOptions o) {
   opts_ = o;
 }
 
-UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now) {
+// Times: `now` is the snapshot's boot clock (OOM evidence, expectations, NRestarts matching,
+// growth samples: a wall-clock step moves none of them); `wall` only dates last_seen, which
+// units.json keeps across agent restarts and reboots.
+UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now, double wall) {
   Update r;
   // OOM kills: the cgroup counter restarts at 0 with every new cgroup (systemd recreates it on
   // restart), so earlier generations are folded into oom_base.
@@ -113,19 +125,15 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now) {
   st.members = std::move(members);
 
   // Growth samples: one measure only, never a mix (no working set this scan: no sample).
-  std::optional<double> bytes;
-  if (!opts_.measure_working_set)
-    bytes = static_cast<double>(u.rss());
-  else if (auto ws = u.memory.working_set())
-    bytes = static_cast<double>(*ws);
+  auto bytes = u.measured(opts_.measure_working_set);
   if (u.up() && bytes) {
-    st.samples.emplace_back(now, *bytes);
+    st.samples.emplace_back(now, static_cast<double>(*bytes));
     while (!st.samples.empty() &&
            (st.samples.size() > opts_.max_samples ||
             now - st.samples.front().first > static_cast<double>(opts_.growth_window.count())))
       st.samples.pop_front();
   }
-  st.last_seen = now;
+  st.last_seen = wall;
   return r;
 }
 
@@ -162,34 +170,36 @@ void UnitTracker::expect_restart(const std::string& unit, RestartCause cause, do
   State& st = units_[unit];
   st.expected = cause;
   st.expected_until = until;
-  if (st.last_seen == 0) st.last_seen = until;  // not forgotten before it appears
+  if (st.last_seen == 0) st.last_seen = last_wall_;  // not forgotten before it appears
 }
 
 void UnitTracker::fill(const State& st, UnitSample& u) const {
   u.oom_kills_total = st.oom_base + st.oom_last_raw;
   for (auto c : kRestartCauses) u.restarts[c] = st.restarts.count(c) ? st.restarts.at(c) : 0;
-  u.growth_bytes_per_second = slope(st.samples);
+  u.growth_bytes_per_second = slope(st.samples.begin(), st.samples.end(), kMinSlopeSpan);
   u.seconds_to_limit.reset();
   uint64_t limit = u.effective_limit();
   if (st.samples.empty() || limit == 0) return;
   double current = st.samples.back().second;
   // A prediction needs predict_window of observation, and follows the current trend: the slower
   // of the whole window's growth and the newest half's. A start-up ramp that went flat has a flat
-  // newest half; a steady leak has the same slope in both.
+  // newest half; a steady leak has the same slope in both. The newest half needs its own
+  // kMinSlopeSamples samples (not kMinSlopeSpan: a predict_window under 30 s still sees a ramp
+  // as one); until it has them there is no prediction.
   double span = st.samples.back().first - st.samples.front().first;
   if (span < u.predict_window || current >= static_cast<double>(limit)) return;
-  // (Under two slopes' worth of samples the newest half is the whole window.)
-  std::deque<std::pair<double, double>> newest;
-  for (const auto& s : st.samples)
-    if (s.first >= st.samples.back().first - span / 2) newest.push_back(s);
-  auto recent = span >= 2 * kMinSlopeSpan ? slope(newest) : u.growth_bytes_per_second;
+  auto half = std::find_if(st.samples.begin(), st.samples.end(), [&](const auto& s) {
+    return s.first >= st.samples.back().first - span / 2;
+  });
+  auto recent = slope(half, st.samples.end(), 0);
   if (!u.growth_bytes_per_second || !recent) return;
   double trend = std::min(*u.growth_bytes_per_second, *recent);
   if (trend > 0) u.seconds_to_limit = (static_cast<double>(limit) - current) / trend;
 }
 
 void UnitTracker::apply(Snapshot& snap) {
-  double now = unix_seconds(snap.taken_at);
+  const double now = snap.boot_seconds, wall = unix_seconds(snap.taken_at);
+  last_wall_ = wall;
   uint64_t node_increase = 0;
   if (snap.node.oom_kills) {
     if (last_node_oom_ && *snap.node.oom_kills > *last_node_oom_)
@@ -201,7 +211,7 @@ void UnitTracker::apply(Snapshot& snap) {
   for (auto& u : snap.units) {
     if (!units_.count(u.unit) && units_.size() >= opts_.max_units) continue;  // bounded
     State& st = units_[u.unit];
-    Update r = update(st, u, now);
+    Update r = update(st, u, now, wall);
     cgroup_increase += r.oom_increase;
     if (r.unexplained_restart) unexplained.emplace_back(&st, &u);
   }
@@ -234,8 +244,8 @@ void UnitTracker::apply(Snapshot& snap) {
     // other slot runs.
     auto other = other_slot(it->first);
     auto partner = other ? units_.find(*other) : units_.end();
-    bool kept = partner != units_.end() && now - partner->second.last_seen <= forget_after;
-    if (now - it->second.last_seen > forget_after && !kept) {
+    bool kept = partner != units_.end() && wall - partner->second.last_seen <= forget_after;
+    if (wall - it->second.last_seen > forget_after && !kept) {
       it = units_.erase(it);
       dirty_ = true;
     } else {
@@ -244,7 +254,7 @@ void UnitTracker::apply(Snapshot& snap) {
   }
 }
 
-void UnitTracker::seed(const std::string& unit, const UnitSeed& s) {
+void UnitTracker::seed(const std::string& unit, const UnitSeed& s, double boot_minus_wall) {
   if (!units_.count(unit) && units_.size() >= opts_.max_units) return;
   State& st = units_[unit];
   // Where the history knows more than units.json (missing, or not saved while the disk was
@@ -263,7 +273,7 @@ void UnitTracker::seed(const std::string& unit, const UnitSeed& s) {
   }
   st.last_seen = std::max(st.last_seen, s.last_seen);
   if (st.samples.empty())
-    for (const auto& p : s.samples) st.samples.push_back(p);
+    for (const auto& [t, bytes] : s.samples) st.samples.emplace_back(t + boot_minus_wall, bytes);
   while (st.samples.size() > opts_.max_samples) st.samples.pop_front();
 }
 

@@ -46,10 +46,13 @@ class UnitTracker {
   // After load_json: adds what units.json lacks. Counters become the larger of both (each only
   // grows; units.json may be missing, unreadable or older after a full disk); growth samples
   // come from the history alone (units.json has none).
-  void seed(const std::string& unit, const UnitSeed& s);
+  // The seed's samples are dated on the wall clock; boot_minus_wall (boot_clock_seconds() minus
+  // the Unix time, taken together) moves them onto the boot clock the tracker's samples use.
+  void seed(const std::string& unit, const UnitSeed& s, double boot_minus_wall);
   // The agent is about to replace `unit` for `cause` (RestartUnit, or the new slot of a
-  // hand-over): the next new main process seen before `until` (Unix seconds) is counted with that
-  // cause, not as external, also when the unit was not tracked before (a slot that was stopped).
+  // hand-over): the next new main process seen before `until` (on the boot clock of
+  // Snapshot::boot_seconds) is counted with that cause, not as external, also when the unit was
+  // not tracked before (a slot that was stopped).
   void expect_restart(const std::string& unit, RestartCause cause, double until);
   void forget_expectation(const std::string& unit);  // the action failed: nothing to expect
   bool dirty() const { return dirty_; }
@@ -65,9 +68,9 @@ class UnitTracker {
     uint64_t oom_last_raw = 0;          // last value read from the current generation
     std::optional<double> oom_seen_at;  // an OOM kill not yet followed by a restart
     std::map<RestartCause, uint64_t> restarts;
-    std::deque<std::pair<double, double>> samples;  // (unix seconds, bytes)
-    double last_seen = 0;
-    std::optional<RestartCause> expected;  // expect_restart()
+    std::deque<std::pair<double, double>> samples;  // (boot seconds, bytes)
+    double last_seen = 0;                           // Unix seconds
+    std::optional<RestartCause> expected;           // expect_restart()
     double expected_until = 0;
     std::optional<uint32_t> n_restarts;  // systemd's NRestarts when last seen, and when
     double n_restarts_at = 0;
@@ -84,7 +87,7 @@ class UnitTracker {
     uint64_t oom_increase = 0;         // OOM kills the unit's cgroup counter showed this scan
     bool unexplained_restart = false;  // restarted into a new cgroup with no OOM evidence
   };
-  Update update(State& st, UnitSample& u, double now);
+  Update update(State& st, UnitSample& u, double now, double wall);
   void match_systemd(State& st, const UnitSample& u, double now);
   void fill(const State& st, UnitSample& u) const;
 
@@ -96,6 +99,7 @@ class UnitTracker {
   uint64_t unattributed_node_ooms_ = 0;
   double unattributed_since_ = 0;
   bool dirty_ = false;
+  double last_wall_ = 0;  // Unix seconds of the last apply()
 };
 
 }  // namespace mobasher

@@ -116,23 +116,26 @@ void Restarter::rebuild() {
   }
 }
 
-// Unset actions.job_timeout: the unit's own TimeoutStopUSec and TimeoutStartUSec (both for a
-// restart), each capped at 10 min (infinity included), systemd's 90 s defaults while unknown.
-std::chrono::milliseconds Restarter::job_timeout(const std::string& verb,
-                                                 const std::string& unit) const {
+std::chrono::milliseconds job_timeout_from(const std::string& verb, const UnitProperties* p) {
   using std::chrono::milliseconds;
   constexpr uint64_t kDefaultUsec = 90'000'000, kCapUsec = 600'000'000;
-  std::optional<uint64_t> start, stop;
-  if (auto p = properties_.find(unit); p != properties_.end())
-    start = p->second.timeout_start_usec, stop = p->second.timeout_stop_usec;
-  auto part = [&](const std::optional<uint64_t>& usec, bool known) {
-    return std::min(known ? usec.value_or(kCapUsec) : kDefaultUsec, kCapUsec);
+  // Known properties: a missing timeout is infinity (capped), and so is 0 (systemd reads
+  // TimeoutStartSec=0 as "no timeout"); unknown: systemd's default.
+  auto part = [&](const std::optional<uint64_t>& usec) {
+    if (!p) return kDefaultUsec;
+    return usec && *usec > 0 ? std::min(*usec, kCapUsec) : kCapUsec;
   };
-  bool known = properties_.count(unit) > 0;
   uint64_t usec = 0;
-  if (verb != "start") usec += part(stop, known);
-  if (verb != "stop") usec += part(start, known);
-  return milliseconds(usec / 1000 + 5'000);  // + the reply and JobRemoved's way back
+  if (verb != "start") usec += part(p ? p->timeout_stop_usec : std::nullopt);
+  if (verb != "stop") usec += part(p ? p->timeout_start_usec : std::nullopt);
+  return milliseconds(usec / 1000) + kJobReplyAllowance;
+}
+
+std::chrono::milliseconds Restarter::job_timeout(const std::string& verb,
+                                                 const std::string& unit) const {
+  if (config_.actions.job_timeout) return *config_.actions.job_timeout;
+  auto p = properties_.find(unit);
+  return job_timeout_from(verb, p == properties_.end() ? nullptr : &p->second);
 }
 
 void Restarter::annotate(Snapshot& snap) const {
@@ -171,7 +174,6 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
   for (const auto& h : r.held)
     spdlog::warn("restart held unit={} group={} cause={} reason=\"{}\"", h.unit, h.group,
                  to_string(h.cause), h.why);
-  double now = unix_seconds(snap.taken_at);
   for (const auto& d : r.decisions) {
     spdlog::info(
         "restart decided unit={} group={} action={}{} cause={} value={} threshold={} "
@@ -194,8 +196,8 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
       continue;
     }
     // The restart the tracker will see is this one, with this cause (not "external").
-    double until = now +
-                   seconds(config_.actions.job_timeout.value_or(kDefaultJobTimeout) +
+    double until = snap.boot_seconds +
+                   seconds(job_timeout("restart", d.target.empty() ? d.unit : d.target) +
                            config_.actions.start_timeout + config_.actions.overlap) +
                    2 * seconds(config_.scan_interval) + 30;
     tracker.expect_restart(d.target.empty() ? d.unit : d.target, d.cause, until);

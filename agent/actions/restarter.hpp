@@ -21,6 +21,14 @@ namespace mobasher::actions {
 // A job's limit when actions.job_timeout is unset and the unit's own timeouts are not known yet:
 // systemd's default TimeoutStopSec + TimeoutStartSec (90 s each).
 inline constexpr std::chrono::milliseconds kDefaultJobTimeout{180'000};
+// Added to a job's own timeouts: the reply and JobRemoved's way back.
+inline constexpr std::chrono::milliseconds kJobReplyAllowance{5'000};
+
+// Unset actions.job_timeout: how long a `verb` ("start", "stop", "restart") job of a unit with
+// properties `p` may take: its own TimeoutStopUSec (stop, restart) plus TimeoutStartUSec (start,
+// restart), each capped at 10 min (infinity and 0 included), systemd's 90 s defaults while p is
+// unknown (nullptr), plus kJobReplyAllowance.
+std::chrono::milliseconds job_timeout_from(const std::string& verb, const UnitProperties* p);
 
 // May start/stop/restart `unit`: it matches the unit glob of a configured group.
 bool allowed_unit(const Config& c, const std::string& unit);
@@ -52,6 +60,7 @@ class Restarter {
     uint64_t restarts_seen = 0;  // the unit's restarts then: a later restart resolves the failure
   };
   void rebuild();
+  // actions.job_timeout if set, else job_timeout_from() the unit's last known properties.
   std::chrono::milliseconds job_timeout(const std::string& verb, const std::string& unit) const;
   void report(const ActionReport& r);
   void refresh_properties(const Snapshot& snap);

@@ -390,6 +390,23 @@ TEST_F(ConfigFile, JsonSyntaxErrorNamesFileAndLine) {
   EXPECT_THAT(msg, HasSubstr("not valid JSON"));
 }
 
+TEST_F(ConfigFile, ADuplicateKeyIsAnErrorNamingBothLines) {
+  std::string msg = error_of(R"({
+  "actions": {
+    "cooldown": "30s",
+    "enabled": true,
+    "cooldown": "5m"
+  }
+})");
+  EXPECT_THAT(msg, HasSubstr("config error: " + path() + ":5: "));
+  EXPECT_THAT(msg, HasSubstr("duplicate key \"actions.cooldown\" (first on line 3)"));
+  // The same key in two objects (two groups) is no duplicate.
+  EXPECT_NO_THROW(parse_config(R"({ "groups": [
+    { "name": "a", "units": "a@*.service", "memory_limit": "1G" },
+    { "name": "b", "units": "b@*.service", "memory_limit": "1G" } ] })",
+                               "two-groups"));
+}
+
 TEST_F(ConfigFile, UnterminatedDocument) {
   std::string msg = error_of("{\n  \"groups\": [");
   EXPECT_THAT(msg, HasSubstr(path() + ":2: "));

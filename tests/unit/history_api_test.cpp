@@ -258,7 +258,7 @@ TEST_F(HistoryDir, SeedsTakeCountersFromTheNewestSampleAndGrowthFromTheWindow) {
 
   // Fed to a fresh tracker (no units.json), the first scan already shows counters and growth.
   UnitTracker tr;
-  tr.seed("a@1.service", s);
+  tr.seed("a@1.service", s, 0);
   auto snap = fixtures::snapshot_at(kT0 + 15 * 40, {UnitBuilder("a@1.service", "archiver")
                                                         .main(1, 1, 1'000'000 + 15'000 * 40)
                                                         .cgroup(55, 1, 2'000'000'000, 1)
@@ -289,7 +289,7 @@ TEST_F(HistoryDir, SeedNeverLowersPersistedCounters) {
   s.restarts = {{RestartCause::age, 5}, {RestartCause::memory, 2}};
   s.oom_total = 3;
   s.oom_generation = 8;
-  tr.seed("a@1.service", s);
+  tr.seed("a@1.service", s, 0);
   auto j = tr.to_json()["units"]["a@1.service"];
   EXPECT_EQ(j["restarts"]["age"], 7);     // units.json is larger: kept
   EXPECT_EQ(j["restarts"]["memory"], 2);  // the history knows more: taken
@@ -308,7 +308,7 @@ TEST_F(HistoryDir, AStaleUnitsJsonDoesNotCountWhatTheHistoryCountedAgain) {
   s.oom_total = 3;
   s.oom_cgroup = 1;
   s.oom_generation = 12;
-  tr.seed("a@1.service", s);
+  tr.seed("a@1.service", s, 0);
   auto snap = fixtures::snapshot_at(kT0, {UnitBuilder("a@1.service", "archiver")
                                               .main(200, 9, 1000)
                                               .cgroup(12, 1000, 1 << 30, 1)

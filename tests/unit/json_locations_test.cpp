@@ -54,6 +54,20 @@ TEST(JsonLocations, SyntaxErrorCarriesTheLine) {
   }
 }
 
+TEST(JsonLocations, ADuplicateKeyIsAnErrorAtItsSecondLine) {
+  try {
+    parse_json_with_lines("{\n  \"a\": {\"x\": 1,\n  \"x\": [2]}\n}");
+    FAIL() << "no JsonSyntaxError";
+  } catch (const JsonSyntaxError& e) {
+    EXPECT_EQ(e.line, 3);
+    EXPECT_EQ(e.message, "duplicate key \"a.x\" (first on line 2)");
+  }
+  // Equal keys in sibling objects, and equal values, are fine.
+  LocatedJson j =
+      parse_json_with_lines(R"({"a": {"x": 1}, "b": {"x": 1}, "c": [{"x": 1}, {"x": 2}]})");
+  EXPECT_EQ(j.value["c"][1]["x"], 2);
+}
+
 TEST(JsonLocations, TrailingGarbageIsAnError) {
   EXPECT_THROW(parse_json_with_lines("{}\n{}"), JsonSyntaxError);
 }

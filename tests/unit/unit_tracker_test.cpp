@@ -147,6 +147,78 @@ TEST(UnitTracker, AStartUpRampThatGoesFlatIsNeverPredicted) {
   EXPECT_TRUE(grew);  // the full-window growth did see the ramp
 }
 
+TEST(UnitTracker, AShortPredictWindowStillSeesARampAsOne) {
+  // predict_window 10 s, scans every 0.5 s: +100 MiB in 2.5 s, then flat (a real ffmpeg start).
+  UnitTracker t;
+  UnitSample u;
+  bool grew = false;
+  for (int i = 0; i <= 120; ++i) {  // 60 s
+    double s = 0.5 * i;
+    uint64_t rss = 8_MiB + static_cast<uint64_t>(std::min(s, 2.5) * 40.0) * 1_MiB;
+    UnitSample in = archiver(101, 5000, rss).cgroup(7, rss, 256_MiB, 0);
+    in.predict_window = 10;
+    u = track(t, kT0 + s, std::move(in));
+    grew = grew || (u.growth_bytes_per_second && *u.growth_bytes_per_second > 1_MiB);
+    ASSERT_FALSE(u.seconds_to_limit.has_value()) << "predicted at " << s << " s";
+  }
+  EXPECT_TRUE(grew);
+  // The same window with a steady leak of 2 MiB/s is predicted once the growth gauge has its 15 s.
+  UnitTracker leak;
+  for (int i = 0; i <= 40; ++i) {
+    double s = 0.5 * i;
+    uint64_t rss = 8_MiB + static_cast<uint64_t>(s * 2.0 * 1_MiB);
+    UnitSample in = archiver(101, 5000, rss).cgroup(7, rss, 256_MiB, 0);
+    in.predict_window = 10;
+    u = track(leak, kT0 + s, std::move(in));
+    EXPECT_EQ(u.seconds_to_limit.has_value(), s >= 15) << "at " << s << " s";
+  }
+  ASSERT_TRUE(u.seconds_to_limit.has_value());
+  EXPECT_NEAR(*u.seconds_to_limit, (256.0 - 8 - 40) / 2, 1.0);
+}
+
+// Snapshot `boot` seconds after kT0 on the boot clock whose wall clock reads kT0 + wall.
+Snapshot stepped(double boot, double wall, UnitSample u) {
+  Snapshot s = snapshot_at(kT0 + wall, {std::move(u)});
+  s.boot_seconds = kT0 + boot;
+  return s;
+}
+
+TEST(UnitTracker, AWallClockStepMovesNeitherGrowthNorPrediction) {
+  for (double step : {3600.0, -3600.0, 86400.0 * 365}) {
+    UnitTracker t;
+    UnitSample u;
+    for (int i = 0; i <= 120; ++i) {  // 1 MiB/s for 10 min; the wall clock steps at 5 min
+      double s = 5.0 * i;
+      uint64_t rss = 1_GiB + static_cast<uint64_t>(s) * 1_MiB;
+      Snapshot snap = stepped(s, s + (s >= 300 ? step : 0), archiver(101, 5000, rss));
+      t.apply(snap);
+      u = snap.units.at(0);
+      if (s < 15) continue;
+      ASSERT_TRUE(u.growth_bytes_per_second.has_value()) << "step " << step << " at " << s;
+      EXPECT_NEAR(*u.growth_bytes_per_second, 1_MiB, 1) << "step " << step << " at " << s;
+    }
+    ASSERT_TRUE(u.seconds_to_limit.has_value()) << "step " << step;
+    EXPECT_NEAR(*u.seconds_to_limit, 2048.0 - 1024 - 600, 0.01) << "step " << step;
+    EXPECT_EQ(t.tracked_units(), 1u) << "step " << step;
+  }
+}
+
+TEST(UnitTracker, SeededSamplesMoveOntoTheBootClock) {
+  // The history dated 10 min of 1 MiB/s on the wall clock; the boot clock reads 1000 s less.
+  UnitSeed seed;
+  for (int i = 0; i < 60; ++i)
+    seed.samples.emplace_back(kT0 - 600 + 10.0 * i, 1_GiB + 10.0 * i * 1_MiB);
+  UnitTracker t;
+  t.seed(kUnit, seed, -1000);
+  Snapshot snap = stepped(-1000, 0, archiver(101, 5000, 1_GiB + 600_MiB));
+  t.apply(snap);
+  const UnitSample& u = snap.units.at(0);
+  ASSERT_TRUE(u.growth_bytes_per_second.has_value());
+  EXPECT_NEAR(*u.growth_bytes_per_second, 1_MiB, 1);
+  ASSERT_TRUE(u.seconds_to_limit.has_value());
+  EXPECT_NEAR(*u.seconds_to_limit, 2048.0 - 1024 - 600, 0.01);
+}
+
 TEST(UnitTracker, SecondsToLimitUsesTheCgroupLimitWhenSet) {
   UnitTracker t;
   UnitSample u;
@@ -418,6 +490,24 @@ TEST(UnitTrackerActions, AnExpiredExpectationIsNoCause) {
   UnitSample u = track(t, kT0 + 15, archiver(200, 2000, 100_MiB));
   EXPECT_EQ(restarts(u, RestartCause::age), 0u);
   EXPECT_EQ(restarts(u, RestartCause::external), 1u);
+}
+
+TEST(UnitTrackerActions, AnExpectationLastsOnTheBootClockWhateverTheWallClockDoes) {
+  UnitTracker t;
+  Snapshot s0 = stepped(0, 0, archiver(100, 1000, 1_GiB));
+  t.apply(s0);
+  t.expect_restart(kUnit, RestartCause::memory, kT0 + 60);
+  // The wall clock jumps 2 h ahead between the decision and the restart (5 s on the boot clock).
+  Snapshot s1 = stepped(5, 7200, archiver(200, 2000, 100_MiB));
+  t.apply(s1);
+  EXPECT_EQ(restarts(s1.units.at(0), RestartCause::memory), 1u);
+  EXPECT_EQ(restarts(s1.units.at(0), RestartCause::external), 0u);
+  // ...or 2 h back: an expectation that ended on the boot clock is over.
+  t.expect_restart(kUnit, RestartCause::age, kT0 + 10);
+  Snapshot s2 = stepped(15, -7200, archiver(300, 3000, 100_MiB));
+  t.apply(s2);
+  EXPECT_EQ(restarts(s2.units.at(0), RestartCause::age), 0u);
+  EXPECT_EQ(restarts(s2.units.at(0), RestartCause::external), 1u);
 }
 
 TEST(UnitTrackerActions, TheNewSlotOfAHandOverCountsOnFirstSight) {
