@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-#include "agent/alerts.hpp"
-#include "exporters/outbox.hpp"
+#include "agent/state/alerts.hpp"
+#include "exporters/alerting/outbox.hpp"
 #include "tests/fixtures/snapshots.hpp"
 
 namespace {

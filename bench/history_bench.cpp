@@ -1,4 +1,4 @@
-// What the history store costs (exporters/history_writer.hpp):
+// What the history store costs (exporters/history/history_writer.hpp):
 //
 //   BM_HistoryRecordScan/N    the scan loop's part of one history tick (every history.interval,
 //                             15 s by default): serialize N unit samples + the node sample and
@@ -39,11 +39,11 @@
 
 #include <ostream>
 
-#include "agent/history_cli.hpp"
-#include "exporters/history_api.hpp"
-#include "exporters/history_reader.hpp"
-#include "exporters/history_record.hpp"
-#include "exporters/history_writer.hpp"
+#include "agent/app/history_cli.hpp"
+#include "exporters/history/history_api.hpp"
+#include "exporters/history/history_reader.hpp"
+#include "exporters/history/history_record.hpp"
+#include "exporters/history/history_writer.hpp"
 #include "tests/fixtures/snapshots.hpp"
 
 namespace {

@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "exporters/history_record.hpp"
-#include "exporters/history_writer.hpp"
+#include "exporters/history/history_record.hpp"
+#include "exporters/history/history_writer.hpp"
 #include "tests/fixtures/snapshots.hpp"
 
 namespace {

@@ -3,7 +3,7 @@
 // above on_memory (decisions are made and held by the one-per-group rule).
 #include <benchmark/benchmark.h>
 
-#include "agent/policy.hpp"
+#include "agent/state/policy.hpp"
 #include "tests/fixtures/snapshots.hpp"
 
 namespace {

@@ -23,7 +23,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "agent/config.hpp"
+#include "agent/config/config.hpp"
 #include "collectors/proc_scan.hpp"
 #include "collectors/scanner.hpp"
 

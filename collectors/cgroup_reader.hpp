@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/snapshot.hpp"
+#include "agent/base/snapshot.hpp"
 
 namespace mobasher {
 

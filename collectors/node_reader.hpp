@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-#include "agent/snapshot.hpp"
+#include "agent/base/snapshot.hpp"
 
 namespace mobasher {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "agent/snapshot.hpp"
+#include "agent/base/snapshot.hpp"
 
 namespace mobasher {
 

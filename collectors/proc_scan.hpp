@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/config.hpp"
-#include "agent/snapshot.hpp"
+#include "agent/base/snapshot.hpp"
+#include "agent/config/config.hpp"
 
 namespace mobasher {
 

@@ -9,8 +9,8 @@
 #include <optional>
 #include <vector>
 
-#include "agent/config.hpp"
-#include "agent/snapshot.hpp"
+#include "agent/base/snapshot.hpp"
+#include "agent/config/config.hpp"
 #include "collectors/cgroup_layout.hpp"
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/discovery.hpp"

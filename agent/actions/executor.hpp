@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "agent/actions/systemd_client.hpp"
-#include "agent/policy.hpp"
+#include "agent/state/policy.hpp"
 
 namespace mobasher::actions {
 

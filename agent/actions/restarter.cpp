@@ -5,7 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "exporters/history_record.hpp"
+#include "exporters/history/history_record.hpp"
 
 namespace mobasher::actions {
 

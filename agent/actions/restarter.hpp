@@ -11,10 +11,10 @@
 
 #include "agent/actions/executor.hpp"
 #include "agent/actions/systemd_client.hpp"
-#include "agent/config.hpp"
-#include "agent/policy.hpp"
-#include "agent/unit_tracker.hpp"
-#include "exporters/metrics.hpp"
+#include "agent/config/config.hpp"
+#include "agent/state/action_stats.hpp"
+#include "agent/state/policy.hpp"
+#include "agent/state/unit_tracker.hpp"
 
 namespace mobasher::actions {
 

@@ -21,7 +21,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/quantities.hpp"
+#include "agent/base/quantities.hpp"
 
 namespace mobasher::actions {
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the history store (STATE_DIR/history, exporters/history_writer.hpp) with the
+# End-to-end test of the history store (STATE_DIR/history, exporters/history/history_writer.hpp) with the
 # real binary: real v1 cgroup units (bash main processes with real mobasher-leaker children), the
 # agent killed with SIGKILL, its disk filled, its directory made read-only, and restarted.
 #
@@ -658,7 +658,7 @@ part_reseed() {
     fail "(reseed) run 1: restarts_total: $(grep '^mobasher_unit_restarts_total' "$WORK/metrics.txt" | grep -F "$u" | tr '\n' ';')"
   log_has "$AGENT_LOG" "restart observed unit=$u cause=external total=1" &&
     pass "(reseed) log: $(log_line "$AGENT_LOG" "restart observed unit=$u")" || fail "(reseed) no 'restart observed unit=$u cause=external total=1' in the log"
-  # The estimator needs 4 samples over 15 s of the new process (agent/unit_tracker.cpp slope()).
+  # The estimator needs 4 samples over 15 s of the new process (agent/state/unit_tracker.cpp slope()).
   growth() { [[ -n $(metric "mobasher_unit_memory_growth_bytes_per_second{$lab}") ]]; }
   wait_until 30 growth && pass "(reseed) run 1: growth gauge present $(fsub "$(now)" "$t_restart") s after the restart: $(metric_value "$WORK/metrics.txt" "mobasher_unit_memory_growth_bytes_per_second{$lab}") B/s" ||
     fail "(reseed) run 1: no mobasher_unit_memory_growth_bytes_per_second for $u 30 s after the restart"

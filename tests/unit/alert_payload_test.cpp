@@ -1,4 +1,4 @@
-#include "exporters/alert_payload.hpp"
+#include "exporters/alerting/alert_payload.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

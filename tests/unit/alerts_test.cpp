@@ -1,4 +1,4 @@
-#include "agent/alerts.hpp"
+#include "agent/state/alerts.hpp"
 
 #include <gtest/gtest.h>
 

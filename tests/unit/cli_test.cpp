@@ -1,4 +1,4 @@
-#include "agent/cli.hpp"
+#include "agent/app/cli.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "agent/config.hpp"
+#include "agent/config/config.hpp"
 #include "fixtures/fixture_tree.hpp"
 
 namespace mobasher {

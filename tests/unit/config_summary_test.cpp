@@ -1,4 +1,4 @@
-#include "agent/config_summary.hpp"
+#include "agent/config/config_summary.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

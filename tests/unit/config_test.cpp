@@ -1,4 +1,4 @@
-#include "agent/config.hpp"
+#include "agent/config/config.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

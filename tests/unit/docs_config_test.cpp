@@ -20,8 +20,8 @@
 #include <set>
 #include <sstream>
 
-#include "agent/config.hpp"
-#include "agent/json_locations.hpp"
+#include "agent/base/json_locations.hpp"
+#include "agent/config/config.hpp"
 #include "fixtures/fixture_tree.hpp"
 
 namespace mobasher {

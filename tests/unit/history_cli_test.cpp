@@ -1,4 +1,4 @@
-#include "agent/history_cli.hpp"
+#include "agent/app/history_cli.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "agent/cli.hpp"
+#include "agent/app/cli.hpp"
+#include "exporters/history/history_record.hpp"
 #include "fixtures/fixture_tree.hpp"
 
 namespace mobasher {

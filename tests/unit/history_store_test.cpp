@@ -8,9 +8,9 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/quantities.hpp"
-#include "exporters/history_reader.hpp"
-#include "exporters/history_writer.hpp"
+#include "agent/base/quantities.hpp"
+#include "exporters/history/history_reader.hpp"
+#include "exporters/history/history_writer.hpp"
 #include "fixtures/fixture_tree.hpp"
 
 namespace mobasher {

@@ -1,4 +1,4 @@
-#include "agent/json_locations.hpp"
+#include "agent/base/json_locations.hpp"
 
 #include <gtest/gtest.h>
 

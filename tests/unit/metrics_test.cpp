@@ -1,4 +1,4 @@
-#include "exporters/metrics.hpp"
+#include "exporters/http/metrics.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

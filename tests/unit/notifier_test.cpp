@@ -1,4 +1,4 @@
-#include "exporters/notifier.hpp"
+#include "exporters/alerting/notifier.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "exporters/outbox.hpp"
+#include "exporters/alerting/outbox.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/policy.hpp"
+#include "agent/state/policy.hpp"
 #include "fixtures/policy.hpp"
 #include "fixtures/snapshots.hpp"
 

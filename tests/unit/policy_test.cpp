@@ -1,5 +1,5 @@
 // The restart policy on hand-built snapshots and a fake clock (the snapshots' times).
-#include "agent/policy.hpp"
+#include "agent/state/policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "agent/quantities.hpp"
+#include "agent/base/quantities.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "agent/regex.hpp"
+#include "agent/base/regex.hpp"
 
 #include <gtest/gtest.h>
 

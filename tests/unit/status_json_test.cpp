@@ -1,4 +1,4 @@
-#include "exporters/status_json.hpp"
+#include "exporters/http/status_json.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "exporters/status_page.hpp"
+#include "exporters/http/status_page.hpp"
 
 #include <gtest/gtest.h>
 
 #include <regex>
 
-#include "exporters/status_json.hpp"
+#include "exporters/http/status_json.hpp"
 #include "fixtures/fixture_tree.hpp"
 #include "fixtures/snapshots.hpp"
 

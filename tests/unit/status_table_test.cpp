@@ -1,11 +1,11 @@
-#include "agent/status_table.hpp"
+#include "exporters/http/status_table.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "exporters/status_json.hpp"
+#include "exporters/http/status_json.hpp"
 #include "fixtures/fixture_tree.hpp"
 #include "fixtures/snapshots.hpp"
 

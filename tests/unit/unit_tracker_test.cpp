@@ -1,4 +1,4 @@
-#include "agent/unit_tracker.hpp"
+#include "agent/state/unit_tracker.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporters/webhook_client.hpp"
+#include "exporters/alerting/webhook_client.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

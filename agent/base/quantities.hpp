@@ -1,0 +1,45 @@
+// Sizes ("1.5G", "512M", bytes, "80%") and durations ("5s", "10m", "4h") as the config writes them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mobasher {
+
+using WallClock = std::chrono::system_clock;
+using WallTime = WallClock::time_point;
+inline double unix_seconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// An absolute size in bytes, or a share of the unit's memory limit.
+struct Size {
+  uint64_t bytes = 0;
+  std::optional<double> percent;  // set for "80%"
+  uint64_t resolve(uint64_t limit) const {
+    return percent ? static_cast<uint64_t>(static_cast<double>(limit) * *percent / 100.0) : bytes;
+  }
+  bool operator==(const Size&) const = default;
+};
+
+// Base 1024, as systemd's MemoryMax=: K, M, G, T with an optional "i"/"iB"/"B" ("1.5GiB").
+std::optional<Size> parse_size(std::string_view text, bool allow_percent = true);
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+std::string format_bytes(uint64_t bytes);                  // "1.50GiB", "512MiB", "17B"
+std::string format_duration(std::chrono::milliseconds d);  // "4h", "90s", "250ms"
+// RFC 3339 UTC with milliseconds: "2026-12-01T08:30:00.250Z".
+std::string format_rfc3339(WallTime t);
+
+// YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), RFC 3339 section 5.6; nullopt otherwise.
+std::optional<WallTime> parse_rfc3339(std::string_view s);
+
+// WHEN of --since/--until: a duration that long before now ("30m", "6h", "2d"), an RFC 3339 time
+// ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00.250Z", an offset "+02:00" instead of Z), or
+// "now". nullopt: none of these.
+std::optional<WallTime> parse_when(std::string_view text, WallTime now);
+
+}  // namespace mobasher

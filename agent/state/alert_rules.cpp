@@ -1,0 +1,230 @@
+#include "agent/state/alert_rules.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace mobasher {
+namespace {
+
+std::string bytes(double b) {
+  return format_bytes(b > 0 ? static_cast<uint64_t>(b) : 0);
+}
+
+// "6m12s", "2h05m", "45s": precise enough for a page, short enough for a phone screen.
+std::string human_seconds(double s) {
+  auto n = static_cast<long long>(std::llround(std::max(0.0, s)));
+  char buf[32];
+  if (n >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", n / 3600, n % 3600 / 60);
+  else if (n >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", n / 60, n % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%llds", n);
+  return buf;
+}
+
+std::string percent(double part, double whole) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", whole > 0 ? 100.0 * part / whole : 0.0);
+  return buf;
+}
+
+// "; growing 1.20MiB/s, limit in ~6m12s" when the tracker has a slope.
+std::string growth_text(const UnitSample& u) {
+  if (!u.growth_bytes_per_second || *u.growth_bytes_per_second <= 0) return "";
+  std::string s = "; growing " + bytes(*u.growth_bytes_per_second) + "/s";
+  if (u.seconds_to_limit) s += ", limit in ~" + human_seconds(*u.seconds_to_limit);
+  return s;
+}
+
+AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::string_view level,
+                           uint64_t threshold, bool measure_working_set, bool text) {
+  AlertCheck c;
+  c.severity = alert_severity(alert);
+  auto m = u.measured(measure_working_set);
+  if (threshold == 0 || !m) return c;
+  double v = static_cast<double>(*m), t = static_cast<double>(threshold);
+  double limit = static_cast<double>(u.effective_limit());
+  c.on = v >= t;
+  c.hold = v >= t * (1 - kHysteresis);
+  c.value = v;
+  c.threshold = t;
+  c.limit = limit;
+  if (text) {
+    const char* what = measure_working_set ? "working set" : "RSS";
+    c.summary = u.unit + ": memory " + bytes(v) + " at or above the " + std::string(level) +
+                " threshold " + bytes(t);
+    c.description = u.unit + " (channel " + u.channel + ") uses " + bytes(v) + " (" + what + "), " +
+                    (c.on ? "at or above" : "below") + " its " + std::string(level) +
+                    " threshold of " + bytes(t) + "; limit " + bytes(limit) + " (" +
+                    percent(v, limit) + " used)" + growth_text(u) + ".";
+  }
+  return c;
+}
+
+}  // namespace
+
+const char* alert_severity(std::string_view alert) {
+  if (alert == "MobasherUnitMemoryHigh" || alert == "MobasherUnitMemoryExhaustionPredicted" ||
+      alert == "MobasherUnitNoMemoryLimit" || alert == "MobasherNodeSwapHigh")
+    return "warning";
+  return "critical";
+}
+
+std::string format_alert_value(std::string_view alert, double v) {
+  if (alert == "MobasherUnitMemoryExhaustionPredicted") return human_seconds(v);
+  if (alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
+      alert == "MobasherUnitDown" || alert == "MobasherUnitActionFailed") {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  return bytes(v);
+}
+
+AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::string_view unit,
+                            const UnitEvents& ev, bool measure_working_set, double now, bool text) {
+  const std::string name = text ? std::string(unit) : std::string();
+  if (alert == "MobasherUnitDown") {
+    AlertCheck c;
+    c.severity = alert_severity(alert);
+    c.on = c.hold = !u || !u->up();
+    if (text) {
+      c.summary = name + " is down";
+      c.description = !u ? name + ": its cgroup is gone, so the unit is stopped or failed and " +
+                               "nothing records this channel; check `systemctl status " + name +
+                               "` and `journalctl -u " + name + "`."
+                         : name + " has no running processes in its cgroup: nothing records this " +
+                               "channel; check `journalctl -u " + name + "`.";
+    }
+    return c;
+  }
+  if (!u) {  // a vanished unit holds no other alert: they resolve
+    AlertCheck c;
+    c.severity = alert_severity(alert);
+    return c;
+  }
+  if (alert == "MobasherUnitMemoryHigh")
+    return threshold_check(alert, *u, "warning", u->warn_bytes, measure_working_set, text);
+  if (alert == "MobasherUnitMemoryCritical")
+    return threshold_check(alert, *u, "critical", u->critical_bytes, measure_working_set, text);
+
+  AlertCheck c;
+  c.severity = alert_severity(alert);
+  c.immediate = alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
+                alert == "MobasherUnitActionFailed";
+  double limit = static_cast<double>(u->effective_limit());
+  c.limit = limit;
+  if (alert == "MobasherUnitMemoryExhaustionPredicted") {
+    c.threshold = u->predict_seconds;
+    if (!u->seconds_to_limit || u->predict_seconds <= 0) return c;
+    c.value = *u->seconds_to_limit;
+    c.on = c.value <= c.threshold;
+    c.hold = c.value <= c.threshold * (1 + kHysteresis);
+    if (text) {
+      double m = static_cast<double>(u->measured(measure_working_set).value_or(0));
+      c.summary =
+          name + ": memory limit " + bytes(limit) + " predicted in ~" + human_seconds(c.value);
+      c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +
+                      bytes(u->growth_bytes_per_second.value_or(0)) +
+                      "/s: it reaches its limit of " + bytes(limit) + " in ~" +
+                      human_seconds(c.value) + ", within the " + human_seconds(c.threshold) +
+                      " horizon.";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitOOMKilled") {
+    c.threshold = 0;
+    if (!ev.last_oom_kill) return c;
+    double ago = now - *ev.last_oom_kill;
+    c.on = c.hold = ago < kEventWindowSeconds;
+    c.value = static_cast<double>(u->oom_kills_total);
+    if (text) {
+      c.summary = name + ": a process was OOM-killed";
+      c.description = "The kernel OOM-killed a process of " + name + " " + human_seconds(ago) +
+                      " ago (" + std::to_string(u->oom_kills_total) + " OOM kills in all); limit " +
+                      bytes(limit) + ". The recording may have a gap: check `journalctl -u " +
+                      name + "`.";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitRestartLoop") {
+    c.value = static_cast<double>(ev.restarts_in_window);
+    c.threshold = static_cast<double>(kRestartLoopCount);
+    c.on = c.hold = ev.restarts_in_window >= kRestartLoopCount;
+    if (text) {
+      c.summary =
+          name + " restarted " + std::to_string(ev.restarts_in_window) + " times in 15 minutes";
+      c.description = name + " restarted " + std::to_string(ev.restarts_in_window) +
+                      " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
+                      " OOM kills in all): it is crash-looping and the channel is not being "
+                      "recorded reliably.";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitNoMemoryLimit") {
+    // Sep 15: without a cgroup limit nothing stops a leak before the node runs out of memory,
+    // and every percentage silently refers to the configured memory_limit. Value: that fallback.
+    c.value = limit;
+    c.on = c.hold = u->up() && !u->memory.limit;
+    if (text) {
+      c.summary = name + ": no memory limit, the configured " + bytes(limit) + " is not enforced";
+      c.description = name + " (channel " + u->channel + ") runs with " +
+                      (u->memory.present ? "no memory limit on its cgroup" : "no memory cgroup") +
+                      ": nothing stops its memory before the host runs out, and the agent measures "
+                      "it against the configured memory_limit of " +
+                      bytes(limit) + " instead. Set MemoryMax= on the unit (docs/alerts.md).";
+    }
+    return c;
+  }
+  if (alert == "MobasherUnitActionFailed") {
+    c.value = u->action_failures;
+    c.threshold = 1;
+    c.on = c.hold = u->action_failures > 0;
+    if (text) {
+      c.summary = name + ": the agent's restart failed " + std::to_string(u->action_failures) +
+                  (u->action_failures == 1 ? " time" : " times");
+      c.description = u->action_error +
+                      ". The agent backs off and tries again (docs/actions.md); until then the "
+                      "unit keeps running as it is. Resolves when an action succeeds or the unit "
+                      "restarts otherwise.";
+    }
+    return c;
+  }
+  return c;
+}
+
+AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool text) {
+  AlertCheck c;
+  c.severity = alert_severity(alert);
+  if (alert == "MobasherNodeMemoryLow") {
+    if (!n.mem_available || !n.memory_available_min || !n.mem_total) return c;
+    c.value = static_cast<double>(*n.mem_available);
+    c.threshold = static_cast<double>(*n.memory_available_min);
+    c.limit = static_cast<double>(*n.mem_total);
+    c.on = c.value < c.threshold;
+    c.hold = c.value <= c.threshold * (1 + kHysteresis);
+    if (text) {
+      c.summary = "node memory available " + bytes(c.value) + " below " + bytes(c.threshold);
+      c.description = "Only " + bytes(c.value) + " of " + bytes(*c.limit) + " (" +
+                      percent(c.value, *c.limit) + ") is available, below the minimum of " +
+                      bytes(c.threshold) + ": the OOM killer is near for every unit on this host.";
+    }
+  } else if (alert == "MobasherNodeSwapHigh") {
+    if (!n.swap_total || !n.swap_free || !n.swap_used_max || *n.swap_total == 0) return c;
+    c.value = static_cast<double>(*n.swap_total - std::min(*n.swap_free, *n.swap_total));
+    c.threshold = static_cast<double>(*n.swap_used_max);
+    c.limit = static_cast<double>(*n.swap_total);
+    c.on = c.value >= c.threshold;
+    c.hold = c.value >= c.threshold * (1 - kHysteresis);
+    if (text) {
+      c.summary = "node swap used " + bytes(c.value) + " at or above " + bytes(c.threshold);
+      c.description = bytes(c.value) + " of " + bytes(*c.limit) + " swap (" +
+                      percent(c.value, *c.limit) + ") is used, at or above " + bytes(c.threshold) +
+                      ": the swap buffer is nearly spent.";
+    }
+  }
+  return c;
+}
+
+}  // namespace mobasher

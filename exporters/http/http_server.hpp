@@ -1,0 +1,82 @@
+// GET /metrics, /healthz, /api/v1/status, /api/v1/history and / over civetweb. Handlers only
+// read the latest Publication (one atomic shared_ptr load): a request never touches /proc or the
+// cgroups. /api/v1/history reads the history files through the handler the daemon gives, at most
+// kMaxHistoryRequests at a time (more get 503 with Retry-After).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/base/snapshot.hpp"
+
+struct mg_context;
+struct mg_connection;
+
+namespace mobasher {
+
+// Everything a request can serve, rendered once per scan.
+struct Published {
+  SnapshotPtr snapshot;
+  std::string metrics;  // text exposition 0.0.4
+  std::string status;   // JSON
+  std::string page;     // HTML
+  std::chrono::steady_clock::time_point scanned_at;
+  std::chrono::milliseconds stale_after{15'000};  // 3 scan intervals
+  std::string failure;                            // non-empty: the last scan failed, and why
+  std::string warning;  // non-empty: degraded but serving (e.g. history not written), and why
+};
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in order
+struct HttpReply {
+  int code = 200;
+  std::string type = "application/json", body;
+};
+using HistoryHandler = std::function<HttpReply(const QueryParams&)>;
+
+class Publication {
+ public:
+  void publish(std::shared_ptr<const Published> p) { latest_.store(std::move(p)); }
+  std::shared_ptr<const Published> latest() const { return latest_.load(); }
+
+ private:
+  std::atomic<std::shared_ptr<const Published>> latest_;
+};
+
+class HttpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class HttpServer {
+ public:
+  // Throws HttpError naming the address when it cannot listen.
+  HttpServer(const std::string& listen, const Publication& pub, HistoryHandler history = {},
+             int threads = 64);
+  static constexpr int kMaxHistoryRequests = 2;
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Health as /healthz reports it: empty when healthy, else the reason.
+  static std::string unhealthy_reason(const Published* p,
+                                      std::chrono::steady_clock::time_point now);
+
+ private:
+  static int handle(mg_connection* conn, void* self);
+  int serve(mg_connection* conn);
+
+  void serve_history(mg_connection* conn);
+
+  const Publication& pub_;
+  HistoryHandler history_;
+  std::atomic<int> history_busy_{0};
+  mg_context* ctx_ = nullptr;
+};
+
+}  // namespace mobasher
