@@ -9,21 +9,10 @@
 #include <charconv>
 
 #include "collectors/proc_reader.hpp"
+#include "collectors/text_fields.hpp"
 
 namespace mobasher {
 namespace {
-
-std::optional<uint64_t> to_u64(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
-int open_ro(const std::filesystem::path& p) {
-  return ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-}
 
 // The file names of each slot, v1 and v2 (memory.swap.current / memsw for kSwap).
 const char* slot_name(int slot, bool v2) {
@@ -64,7 +53,7 @@ std::vector<pid_t> parse_cgroup_procs(std::string_view text) {
   std::vector<pid_t> pids;
   while (!text.empty()) {
     size_t nl = text.find('\n');
-    if (auto v = to_u64(text.substr(0, nl)); v && *v > 0) pids.push_back(static_cast<pid_t>(*v));
+    if (auto v = parse_u64(text.substr(0, nl)); v && *v > 0) pids.push_back(static_cast<pid_t>(*v));
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
   }
   return pids;
@@ -76,7 +65,7 @@ std::optional<uint64_t> parse_keyed_value(std::string_view text, std::string_vie
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ')
-      return to_u64(line.substr(key.size() + 1));
+      return parse_u64(line.substr(key.size() + 1));
   }
   return std::nullopt;
 }
@@ -84,7 +73,7 @@ std::optional<uint64_t> parse_keyed_value(std::string_view text, std::string_vie
 std::optional<uint64_t> parse_limit(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   if (text == "max") return std::nullopt;
-  auto v = to_u64(text);
+  auto v = parse_u64(text);
   if (!v || *v >= (1ull << 62)) return std::nullopt;  // v1 reports "unlimited" as ~2^63
   return v;
 }
@@ -173,14 +162,14 @@ CgroupReadResult UnitCgroupFiles::memory() {
     std::string_view copy = *t;  // valid until the next pread into buf_
     switch (s) {
       case kUsage:
-        m.usage = to_u64(copy);
+        m.usage = parse_u64(copy);
         if (!m.usage) ++r.errors;
         break;
       case kLimit:
         m.limit = parse_limit(copy);
         break;
       case kSwap: {
-        auto v = to_u64(copy);
+        auto v = parse_u64(copy);
         if (!v)
           ++r.errors;
         else if (v2_)
@@ -199,7 +188,7 @@ CgroupReadResult UnitCgroupFiles::memory() {
         m.oom_kills = parse_keyed_value(copy, "oom_kill");
         break;
       case kFailcnt:
-        m.failcnt = to_u64(copy);
+        m.failcnt = parse_u64(copy);
         break;
     }
   }

@@ -4,46 +4,19 @@
 
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/proc_reader.hpp"
+#include "collectors/text_fields.hpp"
 
 namespace mobasher {
-namespace {
-
-template <typename F>
-void for_each_line(std::string_view text, F&& f) {
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    f(text.substr(0, nl));
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-  }
-}
-
-std::optional<uint64_t> kb_value(std::string_view line) {
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string_view rest = line.substr(colon + 1);
-  size_t b = rest.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return std::nullopt;
-  rest.remove_prefix(b);
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
-  if (ec != std::errc()) return std::nullopt;
-  (void)p;
-  return v * 1024;
-}
-
-}  // namespace
-
 void parse_meminfo(std::string_view text, NodeSample& out) {
-  for_each_line(text, [&](std::string_view line) {
-    auto key = line.substr(0, line.find(':'));
+  for_each_kb_line(text, [&](std::string_view key, uint64_t bytes) {
     if (key == "MemTotal")
-      out.mem_total = kb_value(line);
+      out.mem_total = bytes;
     else if (key == "MemAvailable")
-      out.mem_available = kb_value(line);
+      out.mem_available = bytes;
     else if (key == "SwapTotal")
-      out.swap_total = kb_value(line);
+      out.swap_total = bytes;
     else if (key == "SwapFree")
-      out.swap_free = kb_value(line);
+      out.swap_free = bytes;
   });
 }
 
@@ -55,12 +28,9 @@ void parse_pressure(std::string_view text, NodeSample& out) {
   for_each_line(text, [&](std::string_view line) {
     auto pos = line.find("total=");
     if (pos == std::string_view::npos) return;
-    std::string_view num = line.substr(pos + 6);
-    uint64_t us = 0;
-    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), us);
-    if (ec != std::errc()) return;
-    (void)p;
-    double seconds = static_cast<double>(us) / 1e6;
+    auto us = leading_u64(line.substr(pos + 6));
+    if (!us) return;
+    double seconds = static_cast<double>(*us) / 1e6;
     if (line.rfind("some ", 0) == 0)
       out.pressure_some_seconds = seconds;
     else if (line.rfind("full ", 0) == 0)

@@ -8,49 +8,9 @@
 #include <cerrno>
 #include <charconv>
 
+#include "collectors/text_fields.hpp"
+
 namespace mobasher {
-namespace {
-
-std::optional<uint64_t> to_u64(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p == s.data()) return std::nullopt;
-  return v;
-}
-
-std::string_view next_field(std::string_view& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) {
-    s = {};
-    return {};
-  }
-  s.remove_prefix(b);
-  size_t e = s.find_first_of(" \t");
-  std::string_view f = s.substr(0, e);
-  s.remove_prefix(e == std::string_view::npos ? s.size() : e);
-  return f;
-}
-
-// "Key:   1234 kB" lines: value in bytes for the keys asked for.
-template <typename F>
-void for_each_kb_line(std::string_view text, F&& on_line) {
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view rest = line.substr(colon + 1);
-    std::string_view num = next_field(rest);
-    if (auto v = to_u64(num)) on_line(line.substr(0, colon), *v * 1024);
-  }
-}
-
-int open_ro(const std::filesystem::path& p) {
-  return ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-}
-
-}  // namespace
 
 std::string valid_utf8(std::string_view s) {
   std::string out;
@@ -99,8 +59,8 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
     if (x.empty()) return std::nullopt;
   }
   st.state = f[0][0];
-  auto ppid = to_u64(f[1]), ut = to_u64(f[11]), stt = to_u64(f[12]), start = to_u64(f[19]),
-       vsize = to_u64(f[20]);
+  auto ppid = leading_u64(f[1]), ut = leading_u64(f[11]), stt = leading_u64(f[12]),
+       start = leading_u64(f[19]), vsize = leading_u64(f[20]);
   int64_t rss = 0;
   auto [p, ec] = std::from_chars(f[21].data(), f[21].data() + f[21].size(), rss);
   if (!ppid || !ut || !stt || !start || !vsize || ec != std::errc()) return std::nullopt;
@@ -144,7 +104,7 @@ std::optional<uint64_t> parse_boot_time(std::string_view text) {
   size_t pos = text.find("\nbtime ");
   if (pos == std::string_view::npos) return std::nullopt;
   std::string_view rest = text.substr(pos + 7);
-  return to_u64(next_field(rest));
+  return leading_u64(next_field(rest));
 }
 
 std::optional<std::string> read_small_file(const std::filesystem::path& path, Records records) {
@@ -212,14 +172,6 @@ void ProcReader::close_entry(Open& e) {
   if (e.stat_fd >= 0) ::close(e.stat_fd);
   if (e.status_fd >= 0) ::close(e.status_fd);
   e.stat_fd = e.status_fd = -1;
-}
-
-std::optional<ProcStat> ProcReader::stat(pid_t pid) {
-  auto text = read_small_file(root_ / std::to_string(pid) / "stat");
-  if (!text) return std::nullopt;
-  auto st = parse_proc_stat(*text);
-  if (!st) ++parse_errors_;
-  return st;
 }
 
 std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {

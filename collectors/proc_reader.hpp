@@ -62,7 +62,6 @@ class ProcReader {
 
   // nullopt: the process is gone (normal, not an error). A malformed file counts in errors().
   std::optional<ProcessSample> sample(pid_t pid, bool with_pss);
-  std::optional<ProcStat> stat(pid_t pid);  // uncached, for /proc walks
 
   // Closes the descriptors of processes not sampled since the last call.
   void end_scan();

@@ -21,6 +21,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/base/errno_text.hpp"
 #include "agent/base/quantities.hpp"
 
 namespace mobasher::actions {
@@ -60,10 +61,6 @@ const char* word_of(Verb v) {
       return "restart";
   }
   return "?";
-}
-
-std::string errno_text(int negative_errno) {
-  return std::error_code(-negative_errno, std::generic_category()).message();
 }
 
 std::string bus_error_text(const sd_bus_error* e) {
@@ -357,7 +354,7 @@ void SystemdClient::Impl::run() {
       int r;
       while ((r = sd_bus_process(bus_, nullptr)) > 0 && lost_.empty()) {
       }
-      if (r < 0 && lost_.empty()) lost_ = errno_text(r);
+      if (r < 0 && lost_.empty()) lost_ = errno_text(-r);
       if (!lost_.empty()) drop_connection(std::string(lost_));  // a copy: it clears lost_
     }
     expire_jobs();
@@ -431,9 +428,9 @@ void SystemdClient::Impl::connect() {
     r = sd_bus_match_signal_async(bus_, &job_match_, kService, kManagerPath, kManager, "JobRemoved",
                                   &Impl::job_removed_trampoline, &Impl::match_added_trampoline,
                                   this);
-    if (r < 0) err = "AddMatch JobRemoved: " + errno_text(r);
+    if (r < 0) err = "AddMatch JobRemoved: " + errno_text(-r);
   } else {
-    err = errno_text(r);
+    err = errno_text(-r);
     sd_bus_unref(b);
   }
   if (bus_ && err.empty()) {
@@ -460,7 +457,7 @@ void SystemdClient::Impl::connect() {
           err);
       sd_bus_message_unref(m);
     } else {
-      err = "Subscribe: " + errno_text(r);
+      err = "Subscribe: " + errno_text(-r);
     }
   }
   if (!err.empty()) drop_connection(err);
@@ -548,7 +545,7 @@ void SystemdClient::Impl::begin_unit(Verb verb, const std::string& unit,
   if (r >= 0) r = sd_bus_message_append(m, "ss", unit.c_str(), "replace");
   std::string err;
   if (r < 0) {
-    err = std::string(method_of(verb)) + ": " + errno_text(r);
+    err = std::string(method_of(verb)) + ": " + errno_text(-r);
   } else {
     unit_ops_.at(id).call = call(
         m, [this, id](sd_bus_message* reply) { on_unit_reply(id, reply); }, err);
@@ -572,7 +569,7 @@ void SystemdClient::Impl::on_unit_reply(uint64_t op_id, sd_bus_message* m) {
   int r = sd_bus_message_read(m, "o", &job);
   if (r < 0)
     return finish_unit(op_id, "",
-                       std::string("bad reply to ") + method_of(op.verb) + ": " + errno_text(r));
+                       std::string("bad reply to ") + method_of(op.verb) + ": " + errno_text(-r));
   op.job = job;
   for (auto j = recent_jobs_.begin(); j != recent_jobs_.end(); ++j) {
     if (j->first == op.job) {
@@ -653,7 +650,7 @@ std::string SystemdClient::Impl::get_all(uint64_t op_id, size_t index, bool serv
   PropertiesOp& op = properties_ops_.at(op_id);
   char* path = nullptr;
   int r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", op.units[index].c_str(), &path);
-  if (r < 0) return "bad unit name: " + errno_text(r);
+  if (r < 0) return "bad unit name: " + errno_text(-r);
   sd_bus_message* m = nullptr;
   r = sd_bus_message_new_method_call(bus_, &m, kService, path, "org.freedesktop.DBus.Properties",
                                      "GetAll");
@@ -663,7 +660,7 @@ std::string SystemdClient::Impl::get_all(uint64_t op_id, size_t index, bool serv
         m, "s", service ? "org.freedesktop.systemd1.Service" : "org.freedesktop.systemd1.Unit");
   std::string err;
   if (r < 0) {
-    err = "GetAll: " + errno_text(r);
+    err = "GetAll: " + errno_text(-r);
   } else {
     auto on_reply = [this, op_id, index, service](sd_bus_message* reply) {
       on_properties_reply(op_id, index, service, reply);
@@ -684,7 +681,7 @@ void SystemdClient::Impl::on_properties_reply(uint64_t op_id, size_t index, bool
     err = bus_error_text(sd_bus_message_get_error(m));
     if (!sd_bus_is_open(bus_)) err = "bus connection lost (" + address_ + "): " + err;
   } else if (int r = read_all_properties(m, op.got[index]); r < 0) {
-    err = "bad GetAll reply: " + errno_text(r);
+    err = "bad GetAll reply: " + errno_text(-r);
   }
   if (--op.outstanding == 0) finish_properties(op_id, "");
 }
@@ -731,7 +728,7 @@ uint64_t SystemdClient::Impl::call(sd_bus_message* m, std::function<void(sd_bus_
   if (r >= 0) return id;
   calls_.erase(id);
   const char* member = sd_bus_message_get_member(m);
-  err = std::string(member ? member : "call") + ": " + errno_text(r);
+  err = std::string(member ? member : "call") + ": " + errno_text(-r);
   if (!sd_bus_is_open(bus_)) err = "bus connection lost (" + address_ + "): " + err;
   return 0;
 }

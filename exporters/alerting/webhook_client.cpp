@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "agent/base/errno_text.hpp"
 #include "agent/base/quantities.hpp"
 
 namespace mobasher {
@@ -59,10 +60,6 @@ bool has_control_char(std::string_view s) {
   for (unsigned char c : s)
     if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
   return false;
-}
-
-std::string errno_text(int err) {
-  return std::error_code(err, std::generic_category()).message();
 }
 
 // Read at every post so a rotated token is picked up without a reload. A small local file:

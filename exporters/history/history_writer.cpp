@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "agent/base/errno_text.hpp"
 #include "agent/base/quantities.hpp"
 #include "exporters/history/history_reader.hpp"
 
@@ -24,8 +25,8 @@ namespace {
 constexpr size_t kChunk = 64 << 10;
 constexpr const char* kCurrent = "current.jsonl";
 
-std::string errno_text(const fs::path& p, int e) {
-  return p.string() + ": " + std::strerror(e);
+std::string path_error(const fs::path& p, int e) {
+  return p.string() + ": " + errno_text(e);
 }
 
 void fsync_dir(const fs::path& dir) {
@@ -193,12 +194,12 @@ bool HistoryWriter::open_current(std::string& err) {
   fs::create_directories(opts_.dir, ec);  // a failure shows in the open below
   int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    err = errno_text(path, errno);
+    err = path_error(path, errno);
     return false;
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    err = errno_text(path, errno);
+    err = path_error(path, errno);
     ::close(fd);
     return false;
   }
@@ -216,7 +217,7 @@ bool HistoryWriter::open_current(std::string& err) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, pos));
     pos -= n;
     if (::pread(fd, buf.get(), n, static_cast<off_t>(pos)) != static_cast<ssize_t>(n)) {
-      err = errno_text(path, errno ? errno : EIO);
+      err = path_error(path, errno ? errno : EIO);
       ::close(fd);
       return false;
     }
@@ -235,7 +236,7 @@ bool HistoryWriter::open_current(std::string& err) {
   }
   if (good < size) {
     if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fdatasync(fd) != 0) {
-      err = errno_text(path, errno);
+      err = path_error(path, errno);
       ::close(fd);
       return false;
     }
@@ -282,13 +283,13 @@ bool HistoryWriter::write_batch(const std::string& buf, WallTime now, std::strin
   // A failed write may have left part of a batch (or another writer truncated the file).
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
-    err = errno_text(path, errno);
+    err = path_error(path, errno);
     close_current();
     return false;
   }
   if (static_cast<uint64_t>(st.st_size) > good_size_) {
     if (::ftruncate(fd_, static_cast<off_t>(good_size_)) != 0) {
-      err = errno_text(path, errno);
+      err = path_error(path, errno);
       close_failed();
       return false;
     }
@@ -301,7 +302,7 @@ bool HistoryWriter::write_batch(const std::string& buf, WallTime now, std::strin
     if (fd_ < 0 && !open_current(err)) return false;
   }
   if (!write_all(fd_, buf.data(), buf.size()) || ::fdatasync(fd_) != 0) {
-    err = errno_text(path, errno);
+    err = path_error(path, errno);
     if (::ftruncate(fd_, static_cast<off_t>(good_size_)) != 0) close_failed();
     return false;
   }
@@ -344,7 +345,7 @@ void HistoryWriter::rotate(WallTime now) {
   fs::path plain = opts_.dir / name;
   close_current();
   if (::rename(cur.c_str(), plain.c_str()) != 0) {
-    fail(errno_text(plain, errno));  // keeps appending to current.jsonl, retried next batch
+    fail(path_error(plain, errno));  // keeps appending to current.jsonl, retried next batch
     return;
   }
   fsync_dir(opts_.dir);
@@ -360,14 +361,14 @@ bool HistoryWriter::compress(const fs::path& plain, std::string& err) {
   fs::path gz = plain.string() + ".gz", tmp = gz.string() + ".tmp";
   int in = ::open(plain.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
-    err = errno_text(plain, errno);
+    err = path_error(plain, errno);
     return false;
   }
   int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int keep = out >= 0 ? ::dup(out) : -1;  // gzclose closes out; fsync needs the file after it
   gzFile g = keep >= 0 ? ::gzdopen(out, "wb6") : nullptr;
   if (!g) {
-    err = errno_text(tmp, errno ? errno : ENOMEM);
+    err = path_error(tmp, errno ? errno : ENOMEM);
     if (out >= 0) ::close(out);
     if (keep >= 0) ::close(keep);
     ::close(in);
@@ -380,7 +381,7 @@ bool HistoryWriter::compress(const fs::path& plain, std::string& err) {
     ssize_t n = ::read(in, buf.get(), kChunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      err = errno_text(plain, errno);
+      err = path_error(plain, errno);
       ok = false;
       break;
     }
@@ -396,16 +397,16 @@ bool HistoryWriter::compress(const fs::path& plain, std::string& err) {
   ::close(in);
   int closed = ::gzclose(g);
   if (ok && closed != Z_OK) {
-    err = closed == Z_ERRNO ? errno_text(tmp, errno) : tmp.string() + ": gzip close failed";
+    err = closed == Z_ERRNO ? path_error(tmp, errno) : tmp.string() + ": gzip close failed";
     ok = false;
   }
   if (ok && ::fsync(keep) != 0) {
-    err = errno_text(tmp, errno);
+    err = path_error(tmp, errno);
     ok = false;
   }
   ::close(keep);
   if (ok && ::rename(tmp.c_str(), gz.c_str()) != 0) {
-    err = errno_text(gz, errno);
+    err = path_error(gz, errno);
     ok = false;
   }
   if (!ok) {
@@ -486,7 +487,7 @@ void HistoryWriter::tidy(WallTime now) {
     bool removed = true;
     for (const fs::path& p : {f.plain, f.gz}) {
       if (!p.empty() && ::unlink(p.c_str()) != 0 && errno != ENOENT) {
-        fail(errno_text(p, errno));
+        fail(path_error(p, errno));
         removed = false;
       }
     }

@@ -290,7 +290,10 @@ start_units() {  # UNIT...: started and each running a process within 10 s
 
 # write_config RESTART_JSON ACTIONS_JSON_EXTRA [MORE_GROUPS_JSON [SCAN_INTERVAL]]: the group
 # archiver@*.service (256M), then MORE_GROUPS_JSON (", {...}" entries); scan_interval 1s unless given.
+# ACTIONS_JSON_EXTRA may set max_per_unit_per_hour itself (a key twice is a config error).
 write_config() {
+  local per_unit='"max_per_unit_per_hour": 10,'
+  [[ $2 == *'"max_per_unit_per_hour"'* ]] && per_unit=''
   cat >"$CONFIG" <<EOF
 // integration test: $TEST_NAME
 {
@@ -301,7 +304,7 @@ write_config() {
       "warn": "90%", "critical": "95%", "restart": $1 }${3:-}
   ],
   "alerts": { "for": "1s", "node_memory_available_min": "1M", "node_swap_used_max": "100%" },
-  "actions": { "bus": "$BUS", "job_timeout": "20s", "max_per_unit_per_hour": 10,
+  "actions": { "bus": "$BUS", "job_timeout": "20s", $per_unit
                "max_per_hour": 100, "max_concurrent": 1 $2 },
   "history": { "interval": "1s" }
 }

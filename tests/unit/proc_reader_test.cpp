@@ -254,15 +254,6 @@ TEST_F(ProcReaderTest, PssFromSmapsRollupWhenAsked) {
   EXPECT_EQ(s->pss, 90000u * 1024);
 }
 
-TEST_F(ProcReaderTest, UncachedStat) {
-  ProcReader r(fx.proc_root());
-  auto st = r.stat(102);
-  ASSERT_TRUE(st.has_value());
-  EXPECT_EQ(st->ppid, 101);
-  EXPECT_FALSE(r.stat(999).has_value());
-  EXPECT_EQ(r.open_processes(), 0u);
-}
-
 // ---- the real /proc: a cached descriptor of a reaped process must read as "gone" ----
 
 // A child that sleeps until it is killed; killed and reaped at the latest by the destructor.
