@@ -51,11 +51,9 @@ void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t
 
 std::vector<pid_t> parse_cgroup_procs(std::string_view text) {
   std::vector<pid_t> pids;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    if (auto v = parse_u64(text.substr(0, nl)); v && *v > 0) pids.push_back(static_cast<pid_t>(*v));
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-  }
+  for_each_line(text, [&](std::string_view line) {
+    if (auto v = parse_u64(line); v && *v > 0) pids.push_back(static_cast<pid_t>(*v));
+  });
   return pids;
 }
 

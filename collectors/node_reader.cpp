@@ -1,7 +1,5 @@
 #include "collectors/node_reader.hpp"
 
-#include <charconv>
-
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/proc_reader.hpp"
 #include "collectors/text_fields.hpp"

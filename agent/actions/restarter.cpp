@@ -196,11 +196,12 @@ void Restarter::act(const Snapshot& snap, UnitTracker& tracker) {
       continue;
     }
     // The restart the tracker will see is this one, with this cause (not "external").
+    const std::string& replaced = d.target.empty() ? d.unit : d.target;
     double until = snap.boot_seconds +
-                   seconds(job_timeout("restart", d.target.empty() ? d.unit : d.target) +
-                           config_.actions.start_timeout + config_.actions.overlap) +
+                   seconds(job_timeout("restart", replaced) + config_.actions.start_timeout +
+                           config_.actions.overlap) +
                    2 * seconds(config_.scan_interval) + 30;
-    tracker.expect_restart(d.target.empty() ? d.unit : d.target, d.cause, until);
+    tracker.expect_restart(replaced, d.cause, until);
     if (!d.target.empty()) failures_.erase(d.target);
     executor_->execute(d);
   }
