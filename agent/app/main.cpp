@@ -17,8 +17,10 @@
 #include "agent/app/cli.hpp"
 #include "agent/app/daemon.hpp"
 #include "agent/app/history_cli.hpp"
+#include "agent/app/pipeline.hpp"
 #include "agent/config/config.hpp"
 #include "agent/config/config_summary.hpp"
+#include "exporters/http/publish.hpp"
 #include "exporters/http/status_json.hpp"
 #include "exporters/http/status_table.hpp"
 
@@ -33,15 +35,10 @@ void setup_logging(const std::string& level) {
   spdlog::set_default_logger(logger);
 }
 
-// One scan, with a tracker so derived fields exist, as `once` and `status --local` need.
+// One pipeline step, as `once` and `status --local` need: derived fields and alert states
+// (pending at most) exist, nothing is acted on.
 SnapshotPtr scan_once(const CliOptions& cli, const Config& cfg) {
-  Scanner scanner(scanner_options(cli), cfg);
-  UnitTracker tracker(tracker_options(cfg));
-  auto snap =
-      std::make_shared<Snapshot>(scanner.scan(WallClock::now(), std::chrono::steady_clock::now()));
-  tracker.apply(*snap);
-  AlertEvaluator(alert_settings(cfg, host_name())).evaluate(*snap);  // states: pending at most
-  return snap;
+  return Pipeline(scanner_options(cli), cfg, host_name()).step().snapshot;
 }
 
 int run_command(const CliOptions& cli) {

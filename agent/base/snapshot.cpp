@@ -34,6 +34,20 @@ const char* to_string(AlertPhase p) {
   return "inactive";
 }
 
+const char* to_string(UnitEvent::Kind k) {
+  switch (k) {
+    case UnitEvent::Kind::appeared:
+      return "appeared";
+    case UnitEvent::Kind::vanished:
+      return "vanished";
+    case UnitEvent::Kind::restart:
+      return "restart";
+    case UnitEvent::Kind::oom_kill:
+      return "oom_kill";
+  }
+  return "appeared";
+}
+
 AlertPhase phase_of(const AlertPhases& phases, std::string_view alert) {
   for (const auto& [name, phase] : phases)
     if (name == alert) return phase;

@@ -127,6 +127,17 @@ struct NodeSample {
   AlertPhases alerts;
 };
 
+// What changed for a unit in this scan, decided once by the unit tracker (agent/state) and read
+// by every consumer: alerts, the history store and the log.
+struct UnitEvent {
+  enum class Kind { appeared, vanished, restart, oom_kill };
+  Kind kind = Kind::appeared;
+  std::string unit;
+  RestartCause cause = RestartCause::external;  // restart only
+  uint64_t increase = 0, total = 0;             // restart (of that cause) and oom_kill
+};
+const char* to_string(UnitEvent::Kind k);
+
 struct Snapshot {
   WallTime taken_at{};
   double boot_seconds = 0;    // boot_clock_seconds() when taken
@@ -135,6 +146,7 @@ struct Snapshot {
   NodeSample node;
   std::map<std::string, uint64_t> errors;  // read errors in this scan, by source
   double scan_seconds = 0;
+  std::vector<UnitEvent> events;  // filled by UnitTracker::apply()
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

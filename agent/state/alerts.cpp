@@ -79,24 +79,22 @@ AlertSettings alert_settings(const Config& c, const std::string& default_instanc
   return s;
 }
 
-UnitEvents AlertEvaluator::observe(UnitMemory& m, const UnitSample& u, double now) {
+// The tracker decided this scan's restarts and OOM kills (snap.events); the evaluator keeps when
+// they happened, for the restart-loop and OOM alerts.
+UnitEvents AlertEvaluator::observe(UnitMemory& m, const UnitSample& u,
+                                   const std::vector<UnitEvent>& events, double now) {
   m.group = u.group;
   m.channel = u.channel;
   m.last_seen = now;
-  uint64_t restarts = 0;
-  for (const auto& [cause, n] : u.restarts) restarts += n;
-  // The first sight (or the first after an agent restart without state) is a baseline.
-  if (m.oom_total && u.oom_kills_total > *m.oom_total) m.last_oom_kill = now, dirty_ = true;
-  if (m.restart_total && restarts > *m.restart_total) {
-    for (uint64_t i = *m.restart_total; i < restarts && m.restarts.size() < 64; ++i)
-      m.restarts.push_back(now);
+  for (const auto& e : events) {
+    if (e.unit != u.unit) continue;
+    if (e.kind == UnitEvent::Kind::oom_kill) m.last_oom_kill = now, dirty_ = true;
+    if (e.kind != UnitEvent::Kind::restart) continue;
+    for (uint64_t i = 0; i < e.increase && m.restarts.size() < 64; ++i) m.restarts.push_back(now);
     dirty_ = true;
   }
-  if (m.oom_total != u.oom_kills_total || m.restart_total != restarts) dirty_ = true;
-  m.oom_total = u.oom_kills_total;
-  m.restart_total = restarts;
   while (!m.restarts.empty() && now - m.restarts.front() >= kEventWindowSeconds)
-    m.restarts.pop_front();
+    m.restarts.pop_front(), dirty_ = true;
   return UnitEvents{m.last_oom_kill, m.restarts.size()};
 }
 
@@ -192,7 +190,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
       dirty_ = true;
     }
     const UnitMemory& m = mit->second;
-    UnitEvents ev = observe(mit->second, u, now);
+    UnitEvents ev = observe(mit->second, u, snap.events, now);
     u.alerts.reserve(kUnitAlerts.size());
     for (auto alert : kUnitAlerts) {
       std::string key = key_of(alert, u.unit);
@@ -296,8 +294,6 @@ nlohmann::json AlertEvaluator::to_json() const {
                         {"channel", m.channel},
                         {"last_seen", m.last_seen},
                         {"restarts", m.restarts}};
-    if (m.oom_total) j["oom_total"] = *m.oom_total;
-    if (m.restart_total) j["restart_total"] = *m.restart_total;
     if (m.last_oom_kill) j["last_oom_kill"] = *m.last_oom_kill;
     units[unit] = std::move(j);
   }
@@ -336,8 +332,6 @@ void AlertEvaluator::load_json(const nlohmann::json& j) {
     m.channel = v.at("channel").get<std::string>();
     m.last_seen = v.at("last_seen").get<double>();
     for (const auto& t : v.at("restarts")) m.restarts.push_back(t.get<double>());
-    if (v.contains("oom_total")) m.oom_total = v["oom_total"].get<uint64_t>();
-    if (v.contains("restart_total")) m.restart_total = v["restart_total"].get<uint64_t>();
     if (v.contains("last_oom_kill")) m.last_oom_kill = v["last_oom_kill"].get<double>();
     units.emplace(unit, std::move(m));
   }

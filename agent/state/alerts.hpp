@@ -76,14 +76,14 @@ class AlertEvaluator {
   struct UnitMemory {
     std::string group, channel;
     double last_seen = 0;
-    std::optional<uint64_t> oom_total, restart_total;
     std::optional<double> last_oom_kill;
     std::deque<double> restarts;  // times of the restarts in the window, bounded
   };
 
   static Instance instance(std::string_view alert, const std::string& unit,
                            std::map<std::string, std::string> labels);
-  UnitEvents observe(UnitMemory& m, const UnitSample& u, double now);
+  UnitEvents observe(UnitMemory& m, const UnitSample& u, const std::vector<UnitEvent>& events,
+                     double now);
   // c: the condition (numbers only); make(): the instance when it starts; describe(): the
   // condition with its texts, called only when a notification is made.
   template <typename Make, typename Describe>

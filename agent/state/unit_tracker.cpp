@@ -208,9 +208,21 @@ void UnitTracker::apply(Snapshot& snap) {
   }
   uint64_t cgroup_increase = 0;
   std::vector<std::pair<State*, UnitSample*>> unexplained;
-  for (auto& u : snap.units) {
+  ++applies_;
+  before_.assign(snap.units.size(), Before{});
+  for (size_t i = 0; i < snap.units.size(); ++i) {
+    auto& u = snap.units[i];
     if (!units_.count(u.unit) && units_.size() >= opts_.max_units) continue;  // bounded
     State& st = units_[u.unit];
+    Before& b = before_[i];
+    b.st = &st;
+    for (size_t c = 0; c < kRestartCauses.size(); ++c) {
+      auto it = st.restarts.find(kRestartCauses[c]);
+      b.restarts[c] = it == st.restarts.end() ? 0 : it->second;
+    }
+    b.oom = st.oom_base + st.oom_last_raw;
+    b.appeared = st.seen_in_apply == 0 || st.seen_in_apply + 1 != applies_;
+    st.seen_in_apply = applies_;
     Update r = update(st, u, now, wall);
     cgroup_increase += r.oom_increase;
     if (r.unexplained_restart) unexplained.emplace_back(&st, &u);
@@ -233,11 +245,12 @@ void UnitTracker::apply(Snapshot& snap) {
     ++st->restarts[RestartCause::oom];
     ++st->oom_base;
   }
-  for (auto& u : snap.units)
-    if (auto it = units_.find(u.unit); it != units_.end()) {
-      match_systemd(it->second, u, now);  // after the OOM attribution: oom stays oom
-      fill(it->second, u);
+  for (size_t i = 0; i < snap.units.size(); ++i)
+    if (State* st = before_[i].st) {
+      match_systemd(*st, snap.units[i], now);  // after the OOM attribution: oom stays oom
+      fill(*st, snap.units[i]);
     }
+  emit_events(snap);
   const double forget_after = static_cast<double>(opts_.forget_after.count());
   for (auto it = units_.begin(); it != units_.end();) {
     // The idle slot of a hand-over is away for a whole cycle: it keeps its counters while the
@@ -252,6 +265,33 @@ void UnitTracker::apply(Snapshot& snap) {
       ++it;
     }
   }
+}
+
+// After fill(): each counter's increase over what apply() began with, and the units that came or
+// went. A unit's first scan compares with what load_json() and seed() gave it.
+void UnitTracker::emit_events(Snapshot& snap) {
+  snap.events.clear();
+  for (size_t i = 0; i < snap.units.size(); ++i) {
+    const Before& b = before_[i];
+    if (!b.st) continue;
+    const UnitSample& u = snap.units[i];
+    if (b.appeared) snap.events.push_back({UnitEvent::Kind::appeared, u.unit});
+    for (size_t c = 0; c < kRestartCauses.size(); ++c) {
+      uint64_t n = u.restarts.at(kRestartCauses[c]);
+      if (n > b.restarts[c])
+        snap.events.push_back(
+            {UnitEvent::Kind::restart, u.unit, kRestartCauses[c], n - b.restarts[c], n});
+    }
+    if (u.oom_kills_total > b.oom)
+      snap.events.push_back({UnitEvent::Kind::oom_kill, u.unit, RestartCause::external,
+                             u.oom_kills_total - b.oom, u.oom_kills_total});
+  }
+  // Seen by the previous apply() and not by this one. (A unit seen again after a gap appears
+  // again.)
+  for (const auto& [name, st] : units_)
+    if (st.seen_in_apply != 0 && st.seen_in_apply + 1 == applies_)
+      snap.events.push_back({UnitEvent::Kind::vanished, name});
+  before_.clear();
 }
 
 void UnitTracker::seed(const std::string& unit, const UnitSeed& s, double boot_minus_wall) {

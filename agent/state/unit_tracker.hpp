@@ -3,6 +3,7 @@
 // No I/O: the daemon persists to_json() and feeds back load_json() after a restart.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -36,7 +37,10 @@ class UnitTracker {
  public:
   explicit UnitTracker(TrackerOptions opts = {}) : opts_(opts) {}
 
-  // Fills oom_kills_total, restarts, growth and seconds_to_limit of every unit in snap.
+  // Fills oom_kills_total, restarts, growth and seconds_to_limit of every unit in snap, and
+  // snap.events: units that appeared or vanished since the last apply(), restarts by cause and
+  // OOM kills (each counter's increase since the last apply(), or since load_json() and seed()
+  // for a unit's first scan). This is the one place that decides them.
   void apply(Snapshot& snap);
 
   // Counters that must survive an agent restart. dirty(): changed since the last mark_saved().
@@ -82,6 +86,7 @@ class UnitTracker {
       bool pending = false;
     };
     std::deque<Seen> unmatched;
+    uint64_t seen_in_apply = 0;  // the apply() that saw it last (appeared / vanished events)
   };
   struct Update {
     uint64_t oom_increase = 0;         // OOM kills the unit's cgroup counter showed this scan
@@ -90,6 +95,14 @@ class UnitTracker {
   Update update(State& st, UnitSample& u, double now, double wall);
   void match_systemd(State& st, const UnitSample& u, double now);
   void fill(const State& st, UnitSample& u) const;
+  // A unit's counters when apply() began: what its events are the increase over.
+  struct Before {
+    State* st = nullptr;  // null: not tracked (max_units)
+    std::array<uint64_t, kRestartCauses.size()> restarts{};
+    uint64_t oom = 0;
+    bool appeared = false;
+  };
+  void emit_events(Snapshot& snap);
 
   TrackerOptions opts_;
   std::map<std::string, State> units_;
@@ -99,7 +112,9 @@ class UnitTracker {
   uint64_t unattributed_node_ooms_ = 0;
   double unattributed_since_ = 0;
   bool dirty_ = false;
-  double last_wall_ = 0;  // Unix seconds of the last apply()
+  double last_wall_ = 0;        // Unix seconds of the last apply()
+  uint64_t applies_ = 0;        // apply() calls so far
+  std::vector<Before> before_;  // one per unit of the snapshot being applied; reused
 };
 
 }  // namespace mobasher

@@ -33,14 +33,24 @@ AlertSettings settings(double for_seconds = 30, double repeat_seconds = 4 * 3600
   return s;
 }
 
+UnitEvent oom_kill(uint64_t increase, uint64_t total) {
+  return {UnitEvent::Kind::oom_kill, kUnit, RestartCause::external, increase, total};
+}
+UnitEvent restart(RestartCause cause, uint64_t increase) {
+  return {UnitEvent::Kind::restart, kUnit, cause, increase, increase};
+}
+
 struct Step {
   std::vector<Notification> notes;
   Snapshot snap;
 };
 
-Step eval(AlertEvaluator& e, double t, std::vector<UnitSample> units, NodeSample node = {}) {
+// events: what the tracker decided in this scan (restarts, OOM kills).
+Step eval(AlertEvaluator& e, double t, std::vector<UnitSample> units, NodeSample node = {},
+          std::vector<UnitEvent> events = {}) {
   Step s{{}, snapshot_at(t, std::move(units))};
   s.snap.node = node;
+  s.snap.events = std::move(events);
   s.notes = e.evaluate(s.snap);
   return s;
 }
@@ -188,10 +198,10 @@ TEST(Alerts, ExhaustionPredictedWithinTheHorizon) {
 TEST(Alerts, OomKillFiresAtOnceAndResolvesAfterFifteenQuietMinutes) {
   AlertEvaluator e(settings());  // `for` does not delay event alerts
   UnitSample u = archiver(1_GiB);
-  u.oom_kills_total = 2;  // first sight: a baseline, not an event
+  u.oom_kills_total = 2;  // no event: nothing fires
   EXPECT_TRUE(eval(e, kT0, {u}).notes.empty());
   u.oom_kills_total = 3;
-  auto f = eval(e, kT0 + 5, {u});
+  auto f = eval(e, kT0 + 5, {u}, {}, {oom_kill(1, 3)});
   ASSERT_EQ(described(f.notes), std::vector<std::string>{"MobasherUnitOOMKilled firing"});
   EXPECT_EQ(f.notes[0].labels.at("severity"), "critical");
   EXPECT_NE(f.notes[0].annotations.at("description").find("3 OOM kills in all"), std::string::npos);
@@ -204,12 +214,9 @@ TEST(Alerts, RestartLoopAtThreeRestartsInFifteenMinutes) {
   AlertEvaluator e(settings());
   UnitSample u = archiver(100_MiB);
   eval(e, kT0, {u});
-  for (int i = 1; i <= 2; ++i) {
-    u.restarts[RestartCause::external] = static_cast<uint64_t>(i);
-    EXPECT_TRUE(eval(e, kT0 + 60 * i, {u}).notes.empty());
-  }
-  u.restarts[RestartCause::oom] = 1;  // causes add up
-  auto f = eval(e, kT0 + 180, {u});
+  for (int i = 1; i <= 2; ++i)
+    EXPECT_TRUE(eval(e, kT0 + 60 * i, {u}, {}, {restart(RestartCause::external, 1)}).notes.empty());
+  auto f = eval(e, kT0 + 180, {u}, {}, {restart(RestartCause::oom, 1)});  // causes add up
   ASSERT_EQ(described(f.notes), std::vector<std::string>{"MobasherUnitRestartLoop firing"});
   EXPECT_DOUBLE_EQ(f.notes[0].value, 3);
   // The first restart (at +60) leaves the window at +960: two left, resolved.
@@ -409,16 +416,16 @@ TEST(Alerts, StateSurvivesARestartSoAResolveStillArrives) {
   EXPECT_DOUBLE_EQ(r.notes[0].starts_at, kT0);
 }
 
-TEST(Alerts, OomKillWhileTheAgentWasDownIsSeenAfterLoad) {
+TEST(Alerts, OomKillAlertOutlivesAnAgentRestart) {
   AlertEvaluator before(settings());
   UnitSample u = archiver(1_GiB);
   u.oom_kills_total = 1;
-  eval(before, kT0, {u});
+  eval(before, kT0, {u}, {}, {oom_kill(1, 1)});
   AlertEvaluator after(settings());
   after.load_json(before.to_json());
-  u.oom_kills_total = 2;
-  EXPECT_EQ(described(eval(after, kT0 + 60, {u}).notes),
-            std::vector<std::string>{"MobasherUnitOOMKilled firing"});
+  // Still firing after the agent's restart, and quiet: no second notification.
+  EXPECT_TRUE(eval(after, kT0 + 60, {u}).notes.empty());
+  EXPECT_EQ(phase(eval(after, kT0 + 65, {u}), "MobasherUnitOOMKilled"), AlertPhase::firing);
 }
 
 TEST(Alerts, BadStateIsRejected) {

@@ -5,12 +5,12 @@
 
 #include <fstream>
 
-#include "agent/app/daemon.hpp"
 #include "agent/state/unit_tracker.hpp"
 #include "exporters/history/history_api.hpp"
 #include "exporters/history/history_reader.hpp"
 #include "exporters/history/history_record.hpp"
 #include "exporters/history/history_seed.hpp"
+#include "exporters/http/publish.hpp"
 #include "fixtures/fixture_tree.hpp"
 #include "fixtures/snapshots.hpp"
 

@@ -1,0 +1,46 @@
+#include "exporters/http/publish.hpp"
+
+#include "collectors/self_metrics.hpp"
+#include "exporters/history/history_api.hpp"
+#include "exporters/http/status_json.hpp"
+#include "exporters/http/status_page.hpp"
+
+namespace mobasher {
+
+prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
+  return {0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+}
+
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
+  auto p = std::make_shared<Published>();
+  p->metrics = render_exposition(build_families(*snap, stats, read_self_stats()));
+  auto status = status_json(*snap, stats.version);
+  p->status = status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  p->page = status_page(status);
+  p->scanned_at = std::chrono::steady_clock::now();
+  p->stale_after = 3 * cfg.scan_interval;
+  if (snap->errors.count("node") && !snap->node.mem_total)
+    p->failure = "cannot read meminfo under the proc root";
+  if (stats.history && !stats.history->error.empty())
+    p->warning = "history not written since " + format_rfc3339(stats.history->error_since) + ": " +
+                 stats.history->error + " (" + std::to_string(stats.history->pending) +
+                 " records pending, " + std::to_string(stats.history->records_dropped) +
+                 " dropped)";
+  p->snapshot = std::move(snap);
+  return p;
+}
+
+HistoryHandler history_handler(std::filesystem::path dir) {
+  return [dir = std::move(dir)](const QueryParams& q) {
+    try {
+      auto req = parse_history_query(q, WallClock::now());
+      return HttpReply{
+          200, "application/json",
+          history_api(dir, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    } catch (const HistoryQueryError& e) {
+      return HttpReply{400, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
+    }
+  };
+}
+
+}  // namespace mobasher

@@ -1,0 +1,24 @@
+// What the HTTP server serves, made from one scan: the rendering of a snapshot with the agent's
+// own statistics and its health, and the handler of /api/v1/history for a history directory.
+#pragma once
+
+#include <prometheus/histogram.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "agent/config/config.hpp"
+#include "exporters/http/http_server.hpp"
+#include "exporters/http/metrics.hpp"
+
+namespace mobasher {
+
+prometheus::Histogram::BucketBoundaries scan_duration_buckets();
+
+// Renders everything a request can ask for from one snapshot.
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg);
+
+// GET /api/v1/history over the files in dir (400 with the reason for a bad query).
+HistoryHandler history_handler(std::filesystem::path dir);
+
+}  // namespace mobasher
