@@ -154,18 +154,20 @@ ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processe
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     max_open_ = std::min<size_t>(max_open_, rl.rlim_cur > 256 ? (rl.rlim_cur - 256) / 4 : 0);
-  if (auto text = read_small_file(root_ / "stat"))
-    if (auto bt = parse_boot_time(*text)) boot_time_ = static_cast<double>(*bt);
+  clock_ = ProcClock::read(root_);
+}
+
+ProcClock ProcClock::read(const std::filesystem::path& proc_root) {
+  ProcClock c;
+  if (auto text = read_small_file(proc_root / "stat"))
+    if (auto bt = parse_boot_time(*text)) c.boot_time = static_cast<double>(*bt);
   long hz = sysconf(_SC_CLK_TCK);
-  if (hz > 0) ticks_per_second_ = static_cast<double>(hz);
+  if (hz > 0) c.ticks_per_second = static_cast<double>(hz);
+  return c;
 }
 
 ProcReader::~ProcReader() {
   for (auto& [pid, e] : open_) close_entry(e);
-}
-
-double ProcReader::start_time_seconds(uint64_t ticks) const {
-  return boot_time_ + static_cast<double>(ticks) / ticks_per_second_;
 }
 
 void ProcReader::close_entry(Open& e) {
@@ -225,8 +227,8 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
     s.rss_file = status->rss_file;
     s.rss_shmem = status->rss_shmem;
     s.swap = status->swap;
-    s.start_time_seconds = start_time_seconds(st->start_time);
-    s.start_boot_seconds = static_cast<double>(st->start_time) / ticks_per_second_;
+    s.start_time_seconds = clock_.unix_seconds(st->start_time);
+    s.start_boot_seconds = clock_.since_boot(st->start_time);
     if (with_pss) {
       if (auto text = read_small_file(root_ / std::to_string(pid) / "smaps_rollup"))
         s.pss = parse_smaps_rollup_pss(*text);

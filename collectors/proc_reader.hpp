@@ -52,6 +52,16 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path,
 std::optional<std::string_view> pread_whole(int fd, std::string& buf,
                                             Records records = Records::one);
 
+// /proc/PID/stat times are clock ticks since boot: this turns them into seconds, from /proc/stat's
+// btime and the tick rate, read once.
+struct ProcClock {
+  double boot_time = 0;  // Unix seconds at boot; 0 when /proc/stat could not be read
+  double ticks_per_second = 100;
+  static ProcClock read(const std::filesystem::path& proc_root);
+  double since_boot(uint64_t ticks) const { return static_cast<double>(ticks) / ticks_per_second; }
+  double unix_seconds(uint64_t ticks) const { return boot_time + since_boot(ticks); }
+};
+
 class ProcReader {
  public:
   // max_open_processes bounds the descriptor cache (2 fds per cached process).
@@ -68,7 +78,7 @@ class ProcReader {
   uint64_t parse_errors() const { return parse_errors_; }
   size_t open_processes() const { return open_.size(); }
   const std::filesystem::path& root() const { return root_; }
-  double start_time_seconds(uint64_t ticks) const;
+  const ProcClock& clock() const { return clock_; }
 
  private:
   struct Open {
@@ -83,8 +93,7 @@ class ProcReader {
   std::unordered_map<pid_t, Open> open_;
   std::string buf_;
   uint64_t parse_errors_ = 0;
-  double boot_time_ = 0;
-  double ticks_per_second_ = 100;
+  ProcClock clock_;
 };
 
 }  // namespace mobasher

@@ -9,18 +9,14 @@
 
 namespace mobasher {
 
-std::optional<SelfStats> read_self_stats() {
+std::optional<SelfStats> read_self_stats(const ProcClock& clock) {
   auto text = read_small_file("/proc/self/stat");
   if (!text) return std::nullopt;
   auto st = parse_proc_stat(*text);
   if (!st) return std::nullopt;
-  double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  double boot = 0;
-  if (auto t = read_small_file("/proc/stat"))
-    if (auto b = parse_boot_time(*t)) boot = static_cast<double>(*b);
   SelfStats s;
-  s.cpu_seconds = static_cast<double>(st->utime + st->stime) / hz;
-  s.start_time_seconds = boot + static_cast<double>(st->start_time) / hz;
+  s.cpu_seconds = clock.since_boot(st->utime + st->stime);
+  s.start_time_seconds = clock.unix_seconds(st->start_time);
   s.virtual_bytes = st->vsize;
   s.resident_bytes = static_cast<uint64_t>(std::max<int64_t>(st->rss_pages, 0)) *
                      static_cast<uint64_t>(sysconf(_SC_PAGESIZE));

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "collectors/proc_reader.hpp"
+
 namespace mobasher {
 
 struct SelfStats {
@@ -12,7 +14,8 @@ struct SelfStats {
   uint64_t open_fds = 0, max_fds = 0;
 };
 
-// Always the real /proc/self: the agent's own process, whatever --proc-root points at.
-std::optional<SelfStats> read_self_stats();
+// Always the real /proc/self: the agent's own process, whatever --proc-root points at. clock:
+// ProcClock::read("/proc"), read once by the caller.
+std::optional<SelfStats> read_self_stats(const ProcClock& clock);
 
 }  // namespace mobasher

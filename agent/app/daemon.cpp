@@ -67,6 +67,7 @@ void Daemon::output(const ScanStep& step) {
     history_->record(snap, step.notes);
     stats_.history = history_->status();
   }
+  stats_.self = read_self_stats(self_clock_);
   pub_.publish(render(step.snapshot, stats_, config_));
 }
 

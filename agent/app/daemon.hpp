@@ -54,6 +54,7 @@ class Daemon {
   StateFile units_file_{"units.json"}, alerts_file_{"alerts.json"}, actions_file_{"actions.json"};
   Publication pub_;
   AgentStats stats_;
+  ProcClock self_clock_ = ProcClock::read("/proc");  // the agent's own process_* metrics
   prometheus::Histogram scan_hist_;
   std::string stop_reason_ = "stopped";
   std::chrono::steady_clock::time_point next_;

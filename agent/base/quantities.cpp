@@ -122,6 +122,16 @@ std::string format_rfc3339(WallTime t) {
   return buf;
 }
 
+std::optional<WallTime> utc_time(int y, int mo, int d, int h, int mi, int sec) {
+  std::chrono::year_month_day ymd{std::chrono::year(y),
+                                  std::chrono::month(static_cast<unsigned>(mo)),
+                                  std::chrono::day(static_cast<unsigned>(d))};
+  if (!ymd.ok() || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return std::nullopt;
+  return std::chrono::time_point_cast<WallTime::duration>(
+      std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+      std::chrono::seconds(sec));
+}
+
 // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), RFC 3339 section 5.6.
 std::optional<WallTime> parse_rfc3339(std::string_view s) {
   auto num = [&](size_t pos, size_t n, int& out) {
@@ -156,13 +166,10 @@ std::optional<WallTime> parse_rfc3339(std::string_view s) {
   } else {
     return std::nullopt;
   }
-  std::chrono::year_month_day ymd{std::chrono::year(y),
-                                  std::chrono::month(static_cast<unsigned>(mo)),
-                                  std::chrono::day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
-  auto t = std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-           std::chrono::seconds(sec) + std::chrono::nanoseconds(frac_ns) - offset;
-  return std::chrono::time_point_cast<WallTime::duration>(t);
+  auto t = utc_time(y, mo, d, h, mi, sec);
+  if (!t) return std::nullopt;
+  return *t +
+         std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(frac_ns) - offset);
 }
 
 std::optional<WallTime> parse_when(std::string_view text, WallTime now) {

@@ -36,6 +36,9 @@ std::string format_rfc3339(WallTime t);
 
 // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), RFC 3339 section 5.6; nullopt otherwise.
 std::optional<WallTime> parse_rfc3339(std::string_view s);
+// A UTC date and time of day; nullopt unless it is a real one (no Feb 30, no 24:00, no :60).
+// The one civil-time conversion: parse_rfc3339 and the history's file names use it.
+std::optional<WallTime> utc_time(int y, int mo, int d, int h, int mi, int sec);
 
 // WHEN of --since/--until: a duration that long before now ("30m", "6h", "2d"), an RFC 3339 time
 // ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00.250Z", an offset "+02:00" instead of Z), or

@@ -8,7 +8,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,20 +33,6 @@ bool digits(std::string_view s, size_t at, size_t n, int& out) {
     if (s[i] < '0' || s[i] > '9') return false;
     out = out * 10 + (s[i] - '0');
   }
-  return true;
-}
-
-// UTC civil time to a time point; false unless it is a real date and time (no Feb 30, no :60).
-bool civil_time(int y, int mo, int d, int h, int mi, int s, WallTime& out) {
-  std::tm tm{};
-  tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
-  tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = s;
-  std::time_t t = ::timegm(&tm);
-  std::tm back{};
-  if (!::gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
-      back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != s)
-    return false;
-  out = WallClock::from_time_t(t);
   return true;
 }
 
@@ -291,13 +276,9 @@ bool record_time(std::string_view line, WallTime& out) {
   if (line.size() < kTypeAt || line.compare(0, kTsKey.size(), kTsKey) != 0) return false;
   std::string_view ts = line.substr(kTsKey.size(), kTsLen);
   if (!ts_shape(ts) || line[kTsKey.size() + kTsLen] != '"') return false;
-  int y, mo, d, h, mi, s, ms;
-  digits(ts, 0, 4, y), digits(ts, 5, 2, mo), digits(ts, 8, 2, d), digits(ts, 11, 2, h);
-  digits(ts, 14, 2, mi), digits(ts, 17, 2, s), digits(ts, 20, 3, ms);
-  WallTime t;
-  if (!civil_time(y, mo, d, h, mi, s, t)) return false;
-  out = t + std::chrono::milliseconds(ms);
-  return true;
+  auto t = parse_rfc3339(ts);
+  if (t) out = *t;
+  return t.has_value();
 }
 
 bool parse_history_name(std::string_view name, WallTime& start, unsigned& seq, bool& compressed) {
@@ -308,8 +289,11 @@ bool parse_history_name(std::string_view name, WallTime& start, unsigned& seq, b
   int y, mo, d, h, mi, s;
   if (!digits(stamp, 0, 4, y) || !digits(stamp, 4, 2, mo) || !digits(stamp, 6, 2, d) ||
       stamp[8] != 'T' || !digits(stamp, 9, 2, h) || !digits(stamp, 11, 2, mi) ||
-      !digits(stamp, 13, 2, s) || stamp[15] != 'Z' || !civil_time(y, mo, d, h, mi, s, start))
+      !digits(stamp, 13, 2, s) || stamp[15] != 'Z')
     return false;
+  auto t = utc_time(y, mo, d, h, mi, s);
+  if (!t) return false;
+  start = *t;
   std::string_view rest = name.substr(24);
   seq = 0;
   if (!rest.empty() && rest[0] == '-') {

@@ -24,6 +24,7 @@ struct AgentStats {
   std::map<std::string, size_t> notification_queue;                            // by receiver
   std::optional<HistoryStatus> history;  // absent: no history store (once, status --local)
   std::optional<ActionStats> actions;
+  std::optional<SelfStats> self;  // the process_* metrics; absent: not exported
 };
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,

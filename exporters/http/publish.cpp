@@ -1,6 +1,5 @@
 #include "exporters/http/publish.hpp"
 
-#include "collectors/self_metrics.hpp"
 #include "exporters/history/history_api.hpp"
 #include "exporters/http/status_json.hpp"
 #include "exporters/http/status_page.hpp"
@@ -13,7 +12,7 @@ prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
 
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
   auto p = std::make_shared<Published>();
-  p->metrics = render_exposition(build_families(*snap, stats, read_self_stats()));
+  p->metrics = render_exposition(build_families(*snap, stats, stats.self));
   auto status = status_json(*snap, stats.version);
   p->status = status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   p->page = status_page(status);
