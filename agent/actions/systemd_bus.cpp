@@ -253,6 +253,10 @@ MessagePtr SystemdBus::method_call(const char* path, const char* interface, cons
 }
 
 uint64_t SystemdBus::call(MessagePtr m, Reply on_reply, std::string& err) {
+  if (!bus_ || !m) {
+    err = not_connected_;
+    return 0;
+  }
   uint64_t id = next_call_++;
   PendingCall& c = calls_[id];
   c.self = this;

@@ -145,7 +145,7 @@ void SystemdClient::Impl::on_unit_reply(uint64_t op, Verb verb, sd_bus_message* 
       err = std::string("bad reply to ") + method_of(verb) + ": " + errno_text(-r);
   }
   auto end = err.empty() ? requests_.replied(op, std::move(job), now())
-                         : requests_.fail_unit(op, err, now());
+                         : requests_.reply_failed(op, err, now());
   if (end) complete(std::move(*end));
 }
 

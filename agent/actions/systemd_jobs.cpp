@@ -79,6 +79,14 @@ std::optional<UnitEnd> SystemdRequests::replied(uint64_t op, std::string job, St
   return end_unit(op, std::move(result), "", now);
 }
 
+std::optional<UnitEnd> SystemdRequests::reply_failed(uint64_t op, const std::string& why,
+                                                     SteadyTime now) {
+  auto it = units_.find(op);
+  if (it == units_.end()) return std::nullopt;
+  it->second.call = 0;  // answered
+  return end_unit(op, "", why, now);
+}
+
 std::optional<UnitEnd> SystemdRequests::fail_unit(uint64_t op, const std::string& why,
                                                   SteadyTime now) {
   if (!units_.count(op)) return std::nullopt;

@@ -71,8 +71,10 @@ class SystemdRequests {
   void call_sent(uint64_t op, uint64_t call);  // the method call now awaiting its reply
   // The reply named `job`: the op waits for its JobRemoved, unless that came first (its end).
   std::optional<UnitEnd> replied(uint64_t op, std::string job, SteadyTime now);
-  // Ended without a job: `why` follows the unit prefix ("bus not connected (...): ...", a D-Bus
-  // error). nullopt when the op has ended already.
+  // The reply was an error or not readable: the op ends with `why` after the unit prefix.
+  std::optional<UnitEnd> reply_failed(uint64_t op, const std::string& why, SteadyTime now);
+  // Ended without a job, e.g. the call could not be sent: `why` follows the unit prefix ("bus not
+  // connected (...): ..."). nullopt when the op has ended already.
   std::optional<UnitEnd> fail_unit(uint64_t op, const std::string& why, SteadyTime now);
   // Every op waiting for `job` ends with `result` ("done" is success); a job nobody waits for is
   // remembered for a reply still on its way.

@@ -160,11 +160,11 @@ TEST(SystemdRequests, TimeoutWaitingForTheJobLeavesTheJobToSystemd) {
   EXPECT_EQ(r.accepted(), 1u);
 }
 
-TEST(SystemdRequests, AFailedCallEndsWithTheErrorAfterTheUnit) {
+TEST(SystemdRequests, AnErrorReplyEndsWithTheErrorAfterTheUnit) {
   SystemdRequests r(64);
   uint64_t op = r.add_unit(Verb::kRestart, "does-not-exist.service", 10s, nullptr, t(0));
   r.call_sent(op, 5);
-  auto e = r.fail_unit(
+  auto e = r.reply_failed(
       op, "org.freedesktop.systemd1.NoSuchUnit: Unit does-not-exist.service not found.", t(0.01));
   ASSERT_TRUE(e.has_value());
   EXPECT_FALSE(e->result.ok);
@@ -172,8 +172,20 @@ TEST(SystemdRequests, AFailedCallEndsWithTheErrorAfterTheUnit) {
   EXPECT_EQ(e->result.error,
             "restart does-not-exist.service: org.freedesktop.systemd1.NoSuchUnit: Unit "
             "does-not-exist.service not found.");
-  EXPECT_EQ(e->call, 5u);
+  EXPECT_EQ(e->call, 0u) << "answered: nothing to cancel";
   EXPECT_EQ(r.fail_unit(op, "again", t(1)), std::nullopt) << "ended once";
+}
+
+TEST(SystemdRequests, ACallThatCouldNotBeSentEndsWithoutAJob) {
+  SystemdRequests r(64);
+  uint64_t op = r.add_unit(Verb::kStart, "a.service", 10s, nullptr, t(0));
+  auto e = r.fail_unit(op, "bus not connected (unix:path=/x): Connection refused", t(0));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->result.error,
+            "start a.service: bus not connected (unix:path=/x): Connection refused");
+  EXPECT_EQ(e->job, "");
+  EXPECT_EQ(e->call, 0u);
+  EXPECT_EQ(r.accepted(), 0u);
 }
 
 TEST(SystemdRequests, ALostBusFailsEverythingAndForgetsEarlySignals) {
