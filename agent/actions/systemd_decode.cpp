@@ -3,7 +3,6 @@
 #include <systemd/sd-bus.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 
 namespace mobasher::actions {

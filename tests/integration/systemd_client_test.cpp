@@ -454,6 +454,26 @@ TEST_F(SystemdClientTest, NothingListeningGivesBusNotConnectedQuickly) {
   std::filesystem::remove_all(dir);
 }
 
+// sd-bus is driven from the io_context this test runs: the client starts no thread, connected,
+// calling, waiting for a job or reconnecting.
+TEST_F(SystemdClientTest, NoThreadOfItsOwn) {
+  auto threads = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& t : std::filesystem::directory_iterator("/proc/self/task"))
+      ++n;
+    return n;
+  };
+  size_t before = threads();
+  auto c = client(options());
+  ASSERT_TRUE(run_until([&] { return c->status().connected; }, 5s));
+  auto pending = begin(*c, &SystemdClient::start_unit, "slow@nothread.service");
+  run_for(200ms);
+  EXPECT_EQ(threads(), before) << "while a job is awaited";
+  EXPECT_TRUE(stop(*c, "slow@nothread.service").ok);
+  EXPECT_EQ(await(pending, "slow@nothread.service").job_result, "canceled");
+  EXPECT_EQ(threads(), before);
+}
+
 TEST_F(SystemdClientTest, SystemBusIsTheOneDbusSystemBusAddressNames) {
   ASSERT_EQ(::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.c_str(), 1), 0);  // no other thread runs
   auto o = options();
