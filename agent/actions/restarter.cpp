@@ -3,8 +3,6 @@
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
-
 #include "exporters/history/history_record.hpp"
 
 namespace mobasher::actions {
@@ -104,11 +102,10 @@ void Restarter::rebuild() {
       o.job_timeout_for = [this](const std::string& verb, const std::string& unit) {
         return job_timeout(verb, unit);
       };
-    client_ = std::make_unique<SystemdClient>(
-        std::move(o), [this](std::function<void()> f) { boost::asio::post(io_, std::move(f)); });
+    client_ = std::make_unique<SystemdClient>(std::move(o), io_);
     executor_ = std::make_unique<Executor>(io_, unit_ops(*client_), executor_settings(config_),
                                            [this](const ActionReport& r) { report(r); });
-  } catch (const std::exception& e) {  // no thread or fd now (EMFILE): retried every scan
+  } catch (const std::exception& e) {  // out of memory: retried every scan
     spdlog::error("actions: cannot start the D-Bus client error=\"{}\"", e.what());
     executor_.reset();
     client_.reset();

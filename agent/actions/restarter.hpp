@@ -45,7 +45,7 @@ class Restarter {
 
   // Before the tracker: systemd's last properties and the failed actions into the units.
   void annotate(Snapshot& snap) const;
-  // After the tracker: decide, carry out, and ask systemd for fresh properties (off the loop).
+  // After the tracker: decide, carry out, and ask systemd for fresh properties (asynchronously).
   void act(const Snapshot& snap, UnitTracker& tracker);
 
   ActionStats stats() const;

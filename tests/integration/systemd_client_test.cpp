@@ -30,7 +30,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 namespace mobasher::actions {
 namespace {
@@ -92,8 +91,7 @@ class SystemdClientTest : public testing::Test {
   }
 
   std::unique_ptr<SystemdClient> client(SystemdClientOptions o) {
-    return std::make_unique<SystemdClient>(
-        std::move(o), [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+    return std::make_unique<SystemdClient>(std::move(o), io_);
   }
 
   // Runs the test's io_context (this thread) until pred() holds; false on timeout.
@@ -114,11 +112,13 @@ class SystemdClientTest : public testing::Test {
   std::shared_ptr<Outcome<CallResult>> begin(SystemdClient& c, UnitVerb verb,
                                              const std::string& unit) {
     auto out = std::make_shared<Outcome<CallResult>>();
+    calling_ = true;
     (c.*verb)(unit, [this, out](CallResult r) {
       on_loop();
       ++out->calls;
       out->result = std::move(r);
     });
+    calling_ = false;
     return out;
   }
   CallResult await(const std::shared_ptr<Outcome<CallResult>>& out, const std::string& what,
@@ -145,11 +145,13 @@ class SystemdClientTest : public testing::Test {
   std::shared_ptr<Outcome<PropertiesResult>> begin_properties(SystemdClient& c,
                                                               std::vector<std::string> units) {
     auto out = std::make_shared<Outcome<PropertiesResult>>();
+    calling_ = true;
     c.get_properties(std::move(units), [this, out](PropertiesResult r) {
       on_loop();
       ++out->calls;
       out->result = std::move(r);
     });
+    calling_ = false;
     return out;
   }
   PropertiesResult properties(SystemdClient& c, std::vector<std::string> units) {
@@ -167,8 +169,10 @@ class SystemdClientTest : public testing::Test {
     return r.units.empty() ? UnitProperties{} : r.units[0];
   }
 
+  // A completion runs on the io_context's thread, never inside the method that was called.
   void on_loop() {
     EXPECT_EQ(std::this_thread::get_id(), test_thread_) << "completion not run through post";
+    EXPECT_FALSE(calling_) << "completion ran inside the calling method";
   }
 
   // Host PIDs in the unit's memory cgroup, as the agent sees them.
@@ -178,6 +182,19 @@ class SystemdClientTest : public testing::Test {
                      "/cgroup.procs");
     std::vector<pid_t> pids;
     for (pid_t p; in >> p;) pids.push_back(p);
+    return pids;
+  }
+  // The unit's host PIDs once it has `n` of them (within 2 s): a Type=simple start job is done
+  // right after the fork, and on cgroup v1 systemd 252 puts the process into name=systemd itself
+  // but the child joins the memory hierarchy on its own, a moment later.
+  std::vector<pid_t> settled_procs(const std::string& unit, size_t n) {
+    std::vector<pid_t> pids;
+    run_until(
+        [&] {
+          pids = host_procs(unit);
+          return pids.size() == n;
+        },
+        2s);
     return pids;
   }
   // The PID of a host process inside its innermost PID namespace (last NSpid field).
@@ -203,6 +220,7 @@ class SystemdClientTest : public testing::Test {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread::id test_thread_ = std::this_thread::get_id();
+  bool calling_ = false;  // inside a call of the client's
 };
 
 TEST_F(SystemdClientTest, RestartChangesMainPidAndTheProcessInTheCgroup) {
@@ -214,7 +232,7 @@ TEST_F(SystemdClientTest, RestartChangesMainPidAndTheProcessInTheCgroup) {
   auto before = props(*c, unit);
   EXPECT_EQ(before.active_state, "active");
   ASSERT_GT(before.main_pid, 0u);
-  auto procs_before = host_procs(unit);
+  auto procs_before = settled_procs(unit, 1);
   ASSERT_EQ(procs_before.size(), 1u);
   EXPECT_EQ(namespace_pid(procs_before[0]), static_cast<pid_t>(before.main_pid));
 
@@ -231,7 +249,7 @@ TEST_F(SystemdClientTest, RestartChangesMainPidAndTheProcessInTheCgroup) {
   EXPECT_NE(after.main_pid, before.main_pid);
   EXPECT_GT(after.exec_main_start_usec, before.exec_main_start_usec);
   EXPECT_EQ(after.n_restarts, 0u) << "a manual restart is not counted in NRestarts";
-  auto procs_after = host_procs(unit);
+  auto procs_after = settled_procs(unit, 1);
   ASSERT_EQ(procs_after.size(), 1u);
   EXPECT_NE(procs_after[0], procs_before[0]);
   EXPECT_EQ(namespace_pid(procs_after[0]), static_cast<pid_t>(after.main_pid));
@@ -250,7 +268,7 @@ TEST_F(SystemdClientTest, StartThenStop) {
   EXPECT_EQ(running.active_state, "active");
   EXPECT_EQ(running.sub_state, "running");
   EXPECT_GT(running.exec_main_start_usec, 0u);
-  EXPECT_EQ(host_procs(unit).size(), 1u);
+  EXPECT_EQ(settled_procs(unit, 1).size(), 1u);
 
   auto t = stop(*c, unit);
   EXPECT_TRUE(t.ok) << t.error;
@@ -436,8 +454,28 @@ TEST_F(SystemdClientTest, NothingListeningGivesBusNotConnectedQuickly) {
   std::filesystem::remove_all(dir);
 }
 
+// sd-bus is driven from the io_context this test runs: the client starts no thread, connected,
+// calling, waiting for a job or reconnecting.
+TEST_F(SystemdClientTest, NoThreadOfItsOwn) {
+  auto threads = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& t : std::filesystem::directory_iterator("/proc/self/task"))
+      ++n;
+    return n;
+  };
+  size_t before = threads();
+  auto c = client(options());
+  ASSERT_TRUE(run_until([&] { return c->status().connected; }, 5s));
+  auto pending = begin(*c, &SystemdClient::start_unit, "slow@nothread.service");
+  run_for(200ms);
+  EXPECT_EQ(threads(), before) << "while a job is awaited";
+  EXPECT_TRUE(stop(*c, "slow@nothread.service").ok);
+  EXPECT_EQ(await(pending, "slow@nothread.service").job_result, "canceled");
+  EXPECT_EQ(threads(), before);
+}
+
 TEST_F(SystemdClientTest, SystemBusIsTheOneDbusSystemBusAddressNames) {
-  ASSERT_EQ(::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.c_str(), 1), 0);  // no client thread runs
+  ASSERT_EQ(::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.c_str(), 1), 0);  // no other thread runs
   auto o = options();
   o.address = "";
   auto c = client(o);
