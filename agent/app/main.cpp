@@ -62,7 +62,7 @@ int run_command(const CliOptions& cli) {
     prometheus::Histogram hist(scan_duration_buckets());
     hist.Observe(snap->scan_seconds);
     stats.scan_duration = hist.Collect().histogram;
-    std::cout << render(snap, stats, cfg)->metrics;
+    std::cout << render(snap, stats, cfg)->metrics->get();
     return 0;
   }
   if (cli.command == "status") {

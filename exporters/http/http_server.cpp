@@ -204,11 +204,11 @@ int HttpServer::serve(mg_connection* conn) {
     return 503;
   }
   if (path == "/metrics")
-    respond(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", p->metrics);
+    respond(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", p->metrics->get());
   else if (path == "/api/v1/status")
-    respond(conn, 200, "OK", "application/json", p->status);
+    respond(conn, 200, "OK", "application/json", p->status->get());
   else
-    respond(conn, 200, "OK", "text/html; charset=utf-8", p->page);
+    respond(conn, 200, "OK", "text/html; charset=utf-8", p->page->get());
   return 200;
 }
 

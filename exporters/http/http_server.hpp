@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -20,12 +21,31 @@ struct mg_connection;
 
 namespace mobasher {
 
-// Everything a request can serve, rendered once per scan.
+// A body made by the first request that asks for it and kept for the snapshot's life: a scan
+// nobody scrapes costs no rendering. Thread-safe.
+class LazyText {
+ public:
+  explicit LazyText(std::function<std::string()> make) : make_(std::move(make)) {}
+  const std::string& get() const {
+    std::call_once(once_, [this] {
+      text_ = make_();
+      make_ = nullptr;  // what it captured (the snapshot) is not kept twice
+    });
+    return text_;
+  }
+
+ private:
+  mutable std::once_flag once_;
+  mutable std::function<std::string()> make_;
+  mutable std::string text_;
+};
+
+// Everything a request can serve, from one scan.
 struct Published {
   SnapshotPtr snapshot;
-  std::string metrics;  // text exposition 0.0.4
-  std::string status;   // JSON
-  std::string page;     // HTML
+  std::shared_ptr<const LazyText> metrics;  // text exposition 0.0.4
+  std::shared_ptr<const LazyText> status;   // JSON
+  std::shared_ptr<const LazyText> page;     // HTML
   std::chrono::steady_clock::time_point scanned_at;
   std::chrono::milliseconds stale_after{15'000};  // 3 scan intervals
   std::string failure;                            // non-empty: the last scan failed, and why

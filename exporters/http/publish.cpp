@@ -12,10 +12,14 @@ prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
 
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
   auto p = std::make_shared<Published>();
-  p->metrics = render_exposition(build_families(*snap, stats, stats.self));
-  auto status = status_json(*snap, stats.version);
-  p->status = status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  p->page = status_page(status);
+  p->metrics = std::make_shared<LazyText>(
+      [snap, stats] { return render_exposition(build_families(*snap, stats, stats.self)); });
+  p->status = std::make_shared<LazyText>([snap, version = stats.version] {
+    return status_json(*snap, version)
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  });
+  p->page = std::make_shared<LazyText>(
+      [snap, version = stats.version] { return status_page(status_json(*snap, version)); });
   p->scanned_at = std::chrono::steady_clock::now();
   p->stale_after = 3 * cfg.scan_interval;
   if (snap->errors.count("node") && !snap->node.mem_total)

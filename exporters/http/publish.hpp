@@ -15,7 +15,8 @@ namespace mobasher {
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets();
 
-// Renders everything a request can ask for from one snapshot.
+// Everything a request can ask for from one snapshot; each body is rendered by the first
+// request for it (LazyText).
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg);
 
 // GET /api/v1/history over the files in dir (400 with the reason for a bad query).
