@@ -59,7 +59,7 @@ ScannerOptions scanner_options(const CliOptions& cli) {
 
 TrackerOptions tracker_options(const Config& c) {
   TrackerOptions o;
-  o.measure_working_set = c.measure == "working_set";
+  o.measure = c.measure;
   return o;
 }
 
@@ -163,7 +163,7 @@ void Daemon::seed_from_history() {
   if (!history_) return;
   SeedOptions o;
   o.growth_window = tracker_options(config_).growth_window;
-  o.working_set = config_.measure == "working_set";
+  o.measure = config_.measure;
   HistoryReadStats read;
   const WallTime now = WallClock::now();
   const double boot_minus_wall = boot_clock_seconds() - unix_seconds(now);
@@ -209,15 +209,16 @@ void Daemon::start_notifier() {
 void Daemon::handle_alerts(Snapshot& snap) {
   auto notes = alerts_.evaluate(snap);
   for (const auto& n : notes) {
-    if (n.kind == "repeat") continue;
+    if (n.kind == NotificationKind::repeat) continue;
     const std::string unit = n.labels.count("unit") ? n.labels.at("unit") : "-";
-    history_append(history_event(n.status == "firing" ? "alert_firing" : "alert_resolved",
-                                 snap.taken_at, unit == "-" ? "" : unit,
-                                 {{"alert", n.alertname},
-                                  {"severity", n.labels.at("severity")},
-                                  {"value", n.value},
-                                  {"threshold", n.threshold}}));
-    if (n.status == "firing")
+    history_append(
+        history_event(n.status() == NotificationStatus::firing ? "alert_firing" : "alert_resolved",
+                      snap.taken_at, unit == "-" ? "" : unit,
+                      {{"alert", n.alertname},
+                       {"severity", n.labels.at("severity")},
+                       {"value", n.value},
+                       {"threshold", n.threshold}}));
+    if (n.status() == NotificationStatus::firing)
       spdlog::warn("alert firing alert={} unit={} severity={} value={} threshold={} summary=\"{}\"",
                    n.alertname, unit, n.labels.at("severity"),
                    format_alert_value(n.alertname, n.value),

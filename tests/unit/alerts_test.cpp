@@ -47,7 +47,7 @@ Step eval(AlertEvaluator& e, double t, std::vector<UnitSample> units, NodeSample
 
 std::vector<std::string> described(const std::vector<Notification>& ns) {
   std::vector<std::string> out;
-  for (const auto& n : ns) out.push_back(n.alertname + " " + n.kind);
+  for (const auto& n : ns) out.push_back(n.alertname + " " + to_string(n.kind));
   return out;
 }
 
@@ -70,7 +70,7 @@ TEST(Alerts, MemoryHighFiresAfterForWithLabelsAndHumanAnnotations) {
   ASSERT_EQ(described(fired.notes), std::vector<std::string>{"MobasherUnitMemoryHigh firing"});
   EXPECT_EQ(phase(fired, "MobasherUnitMemoryHigh"), AlertPhase::firing);
   const Notification& n = fired.notes[0];
-  EXPECT_EQ(n.status, "firing");
+  EXPECT_EQ(n.status(), NotificationStatus::firing);
   EXPECT_EQ(n.labels, (std::map<std::string, std::string>{{"alertname", "MobasherUnitMemoryHigh"},
                                                           {"severity", "warning"},
                                                           {"unit", kUnit},
@@ -109,7 +109,9 @@ TEST(Alerts, HoveringAtTheThresholdFiresOnceAndDoesNotFlap) {
   int firing = 0, resolved = 0;
   for (int i = 0; i < 100; ++i) {  // 1.49 / 1.51 GiB alternating, within the 5 % band
     auto s = eval(e, kT0 + 5 * i, {archiver(i % 2 ? 1546_MiB : 1526_MiB)});
-    for (auto& n : s.notes) (n.kind == "resolved" ? resolved : firing) += n.kind != "repeat";
+    for (auto& n : s.notes)
+      (n.kind == NotificationKind::resolved ? resolved : firing) +=
+          n.kind != NotificationKind::repeat;
   }
   EXPECT_EQ(firing, 1);
   EXPECT_EQ(resolved, 0);
@@ -155,7 +157,7 @@ TEST(Alerts, CriticalFiresWithHighAndResolvesFirst) {
 
 TEST(Alerts, WorkingSetMeasureUsesTheCgroupNotRss) {
   auto s = settings(0);
-  s.measure_working_set = true;
+  s.measure = Measure::working_set;
   AlertEvaluator e(s);
   UnitSample u = archiver(100_MiB);  // processes small, cgroup charged with page cache
   u.memory.usage = 1600_MiB;
@@ -437,7 +439,7 @@ TEST(Alerts, FiringListsEveryFiringAlertAsARepeat) {
   auto f = e.firing(kT0 + 1);
   ASSERT_EQ(described(f), (std::vector<std::string>{"MobasherUnitMemoryCritical repeat",
                                                     "MobasherUnitMemoryHigh repeat"}));
-  EXPECT_EQ(f[0].status, "firing");
+  EXPECT_EQ(f[0].status(), NotificationStatus::firing);
 }
 
 TEST(Alerts, NotificationRoundTripsThroughJson) {

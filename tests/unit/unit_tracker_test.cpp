@@ -293,7 +293,7 @@ TEST(UnitTracker, SamplesAreBoundedByTheGrowthWindow) {
 
 TEST(UnitTracker, MeasureWorkingSetUsesTheCgroup) {
   TrackerOptions o;
-  o.measure_working_set = true;
+  o.measure = Measure::working_set;
   UnitTracker t(o);
   UnitSample u;
   for (int i = 0; i <= 12; ++i) {
@@ -447,7 +447,7 @@ TEST(UnitTracker, UnitWithoutCgroupNeverTakesNodeOomKills) {
 // measure = working_set: a scan without the cgroup adds no RSS sample to the working-set series.
 TEST(UnitTracker, WorkingSetSeriesNeverMixesInRss) {
   TrackerOptions o;
-  o.measure_working_set = true;
+  o.measure = Measure::working_set;
   UnitTracker t(o);
   UnitSample u;
   for (int i = 0; i <= 12; ++i) {
