@@ -451,6 +451,34 @@ TEST(Alerts, NotificationRoundTripsThroughJson) {
   EXPECT_THROW(Notification::from_json({{"status", "maybe"}}), nlohmann::json::exception);
 }
 
+// Written by the version that kept kinds, statuses and alert names as strings: the enums read
+// them and write the same bytes back (alerts.json; an outbox file's "notification").
+TEST(Alerts, StateAndNotificationsOfTheEarlierVersionKeepTheirBytes) {
+  const std::string state =
+      R"({"alerts":[{"active_since":1800000000.5,"alertname":"MobasherUnitMemoryHigh",)"
+      R"("description":"d","labels":{"alertname":"MobasherUnitMemoryHigh","severity":"warning"},)"
+      R"("last_notified":1800000030.5,"phase":"firing","summary":"s","threshold":1610612736.0,)"
+      R"("unit":"archiver@ch1.service","value":1635778560.0}],"units":{"archiver@ch1.service":)"
+      R"({"channel":"ch1","group":"archiver","last_seen":1800000030.5,"restarts":[]}},)"
+      R"("version":1})";
+  AlertEvaluator e(settings());
+  e.load_json(nlohmann::json::parse(state));
+  EXPECT_EQ(e.tracked_alerts(), 1u);
+  EXPECT_EQ(e.to_json().dump(), state);
+
+  for (const char* kind : {"firing", "repeat", "resolved"}) {
+    const std::string status = std::string(kind) == "resolved" ? "resolved" : "firing";
+    const std::string note =
+        R"({"alertname":"MobasherNodeMemoryLow","annotations":{"summary":"s"},"at":1800000060.0,)"
+        R"("fingerprint":"0123456789abcdef","kind":")" +
+        std::string(kind) +
+        R"(","labels":{"alertname":"MobasherNodeMemoryLow"},)"
+        R"("starts_at":1800000000.0,"status":")" +
+        status + R"(","threshold":100.0,"value":50.0})";
+    EXPECT_EQ(Notification::from_json(nlohmann::json::parse(note)).to_json().dump(), note);
+  }
+}
+
 TEST(Alerts, FingerprintMatchesAlertmanagers) {
   // Alertmanager (prometheus/common model.LabelSet.Fingerprint): FNV-1a 64 over sorted
   // "name 0xff value 0xff"; the empty set is the FNV offset basis. Values computed with Python.
