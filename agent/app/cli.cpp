@@ -100,9 +100,12 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
         throw CliError("--log-level: \"" + o.log_level +
                        "\" is not one of trace, debug, info, warn, error");
     } else if (a == "--format") {
-      o.format = take();
-      if (o.format != "table" && o.format != "json" && o.format != "csv")
-        throw CliError("--format: \"" + o.format + "\" is not one of table, json, csv");
+      std::string format = take();
+      auto parsed = parse_enum<OutputFormat>(format);
+      if (!parsed)
+        throw CliError("--format: \"" + format + "\" is not one of " +
+                       enum_choices<OutputFormat>());
+      o.format = *parsed;
       given.insert(a);
     } else if (a == "--color") {
       o.color = take();
@@ -144,7 +147,7 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
   for (const char* f : {"--format", "--color"})
     if (given.count(f) && !shows)
       throw CliError(std::string(f) + " only goes with status and history");
-  if (o.command == "status" && o.format == "csv")
+  if (o.command == "status" && o.format == OutputFormat::csv)
     throw CliError("--format: status prints table or json, not csv");
   if (o.command == "history") history_filter(o, std::chrono::system_clock::now());  // checks WHEN
   return o;

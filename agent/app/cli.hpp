@@ -1,12 +1,23 @@
 // Command line: `mobasher-agent [run|once|status|history|check-config|version] [flags]`.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "agent/base/enum_names.hpp"
+
 namespace mobasher {
+
+// --format: how status and history print.
+enum class OutputFormat { table, json, csv };
+inline constexpr std::array<EnumName<OutputFormat>, 3> kOutputFormats = {
+    {{OutputFormat::table, "table"}, {OutputFormat::json, "json"}, {OutputFormat::csv, "csv"}}};
+constexpr const auto& enum_table(OutputFormat) {
+  return kOutputFormats;
+}
 
 struct CliOptions {
   std::string command = "run";
@@ -15,8 +26,8 @@ struct CliOptions {
   bool dry_run = false, local = false, help = false;
   std::string check_file;  // check-config FILE
   // status and history
-  std::string format = "table";  // table, json; history also csv
-  std::string color = "auto";    // auto, always, never
+  OutputFormat format = OutputFormat::table;  // status: table or json; history also csv
+  std::string color = "auto";                 // auto, always, never
   // history: the unit as typed (archiver@ch1 or archiver@ch1.service); WHEN as typed (6h,
   // 2026-12-01T10:00:00Z, now), already checked by parse_cli
   std::optional<std::string> unit, since, until;

@@ -39,7 +39,7 @@ void log_event(const UnitEvent& e) {
 void log_alert(const Notification& n) {
   auto it = n.labels.find("unit");
   const std::string& unit = it == n.labels.end() ? "-" : it->second;
-  if (n.status == "firing")
+  if (n.status() == NotificationStatus::firing)
     spdlog::warn("alert firing alert={} unit={} severity={} value={} threshold={} summary=\"{}\"",
                  n.alertname, unit, n.labels.at("severity"),
                  format_alert_value(n.alertname, n.value),
@@ -53,7 +53,7 @@ void log_alert(const Notification& n) {
 void EventLog::log(const Snapshot& snap, const std::vector<Notification>& notes, const Config& c,
                    const std::string& cgroup_root) {
   for (const auto& n : notes)
-    if (n.kind != "repeat") log_alert(n);
+    if (n.kind != NotificationKind::repeat) log_alert(n);
   const bool has_units = !snap.units.empty();
   if (first_ || has_units != had_units_) {
     if (!has_units)

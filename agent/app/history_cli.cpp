@@ -91,7 +91,8 @@ Tone record_tone(const ojson& r) {
   std::string type = r.value("type", "");
   if (type == "oom_kill" || type == "action_failed") return Tone::critical;
   if (type == "alert_firing")
-    return r.value("severity", "") == "critical" ? Tone::critical : Tone::warning;
+    return parse_enum<Severity>(r.value("severity", "")) == Severity::critical ? Tone::critical
+                                                                               : Tone::warning;
   if (type == "restart") return Tone::warning;
   if (type == "agent_start" || type == "agent_stop") return Tone::down;
   return Tone::plain;
@@ -162,7 +163,7 @@ HistoryFilter history_filter(const CliOptions& cli, WallTime now) {
 }
 
 int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
-                  const std::string& format, std::ostream& out, std::ostream& err, bool color) {
+                  OutputFormat format, std::ostream& out, std::ostream& err, bool color) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     err << "no history in " << dir.string() << "\n";
@@ -170,12 +171,12 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
   }
   bool with_unit = filter.unit.empty();
   TableWriter table{with_unit, color, out};
-  if (format == "table") {
+  if (format == OutputFormat::table) {
     std::vector<std::string> head = {"TIME",  "TYPE",  "RSS",   "SWAP",
                                      "USAGE", "LIMIT", "PROCS", "DETAIL"};
     if (with_unit) head.insert(head.begin() + 1, "UNIT");
     table.line(head, ansi::bold);
-  } else if (format == "csv") {
+  } else if (format == OutputFormat::csv) {
     out << "ts,type,unit,rss,swap,usage,working_set,limit,processes,top_pid,top_comm,top_rss,"
            "detail\n";
   } else {
@@ -184,7 +185,7 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
 
   size_t printed = 0, unparsable = 0;
   auto sink = [&](std::string_view line) {
-    if (format == "json") {  // the stored line as it is, once it is known to be JSON
+    if (format == OutputFormat::json) {  // the stored line as it is, once it is known to be JSON
       if (!ojson::accept(line)) {
         ++unparsable;
         return true;
@@ -199,7 +200,7 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
       return true;
     }
     std::string ts = r["ts"], type = r["type"], unit = r.value("unit", "");
-    if (format == "csv") {
+    if (format == OutputFormat::csv) {
       const ojson top = r.contains("top") && r["top"].is_object() ? r["top"] : ojson::object();
       out << csv_field(ts) << ',' << csv_field(type) << ',' << csv_field(unit) << ','
           << csv_number(r, "rss") << ',' << csv_number(r, "swap") << ',' << csv_number(r, "usage")
@@ -241,7 +242,7 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
     else
       f.unit = history_unit_name(filter.unit);
   }
-  if (format == "json") out << (printed ? "\n]\n" : "]\n");
+  if (format == OutputFormat::json) out << (printed ? "\n]\n" : "]\n");
   out.flush();
 
   for (const auto& e : stats.errors) err << "history: " << e << "\n";

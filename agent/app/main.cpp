@@ -80,7 +80,7 @@ int run_command(const CliOptions& cli) {
         return 1;
       }
     }
-    if (cli.format == "json")
+    if (cli.format == OutputFormat::json)
       std::cout << status.dump(2) << "\n";
     else
       std::cout << status_table(status, color);
@@ -89,7 +89,7 @@ int run_command(const CliOptions& cli) {
   if (cli.command == "history") {
     HistoryFilter filter = history_filter(cli, WallClock::now());
     return print_history(std::filesystem::path(cfg.state_dir) / "history", filter, cli.format,
-                         std::cout, std::cerr, color && cli.format == "table");
+                         std::cout, std::cerr, color && cli.format == OutputFormat::table);
   }
   return Daemon(cli, cfg).run();
 }

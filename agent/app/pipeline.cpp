@@ -26,7 +26,7 @@ std::string host_name() {
 
 TrackerOptions tracker_options(const Config& c) {
   TrackerOptions o;
-  o.measure_working_set = c.measure == "working_set";
+  o.measure = c.measure;
   return o;
 }
 

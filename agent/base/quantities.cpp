@@ -1,9 +1,11 @@
 #include "agent/base/quantities.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 
 namespace mobasher {
 namespace {
@@ -103,12 +105,31 @@ std::string format_bytes(uint64_t bytes) {
 }
 
 std::string format_duration(std::chrono::milliseconds d) {
-  auto ms = d.count();
-  if (ms % 86400000 == 0 && ms >= 86400000) return std::to_string(ms / 86400000) + "d";
-  if (ms % 3600000 == 0 && ms >= 3600000) return std::to_string(ms / 3600000) + "h";
-  if (ms % 60000 == 0 && ms >= 60000) return std::to_string(ms / 60000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
+  struct Unit {
+    int64_t ms;
+    const char* suffix;
+    int digits;  // as the second unit: "2h05m", "1s050ms"
+  };
+  static constexpr Unit kUnits[] = {
+      {86'400'000, "d", 2}, {3'600'000, "h", 2}, {60'000, "m", 2}, {1'000, "s", 2}, {1, "ms", 3}};
+  int64_t ms = d.count();
+  if (ms < 0) return "-" + format_duration(-d);
+  if (ms == 0) return "0s";
+  size_t i = 0;
+  while (ms < kUnits[i].ms) ++i;
+  std::string out = std::to_string(ms / kUnits[i].ms) + kUnits[i].suffix;
+  if (i + 1 == std::size(kUnits)) return out;
+  const Unit& next = kUnits[i + 1];
+  if (int64_t n = ms % kUnits[i].ms / next.ms) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%0*lld%s", next.digits, static_cast<long long>(n), next.suffix);
+    out += buf;
+  }
+  return out;
+}
+
+std::string format_seconds(double seconds) {
+  return format_duration(std::chrono::seconds(std::llround(std::max(0.0, seconds))));
 }
 
 std::string format_rfc3339(WallTime t) {

@@ -29,8 +29,13 @@ struct Size {
 std::optional<Size> parse_size(std::string_view text, bool allow_percent = true);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-std::string format_bytes(uint64_t bytes);                  // "1.50GiB", "512MiB", "17B"
-std::string format_duration(std::chrono::milliseconds d);  // "4h", "90s", "250ms"
+std::string format_bytes(uint64_t bytes);  // "1.50GiB", "512MiB", "17B"
+// Every duration the agent prints: the largest unit (d, h, m, s, ms) and the next one unless it
+// is 0, padded ("4h", "10m", "250ms", "1m30s", "2h05m", "1d03h"); anything smaller is left out.
+// A round duration reads as the config writes it.
+std::string format_duration(std::chrono::milliseconds d);
+// A measured time in (rounded) whole seconds, negative as 0: format_seconds(372.4) == "6m12s".
+std::string format_seconds(double seconds);
 // RFC 3339 UTC with milliseconds: "2026-12-01T08:30:00.250Z".
 std::string format_rfc3339(WallTime t);
 

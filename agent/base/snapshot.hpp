@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/base/enum_names.hpp"
+#include "agent/base/measure.hpp"
 #include "agent/base/quantities.hpp"  // WallClock, WallTime
 
 namespace mobasher {
@@ -62,15 +64,27 @@ struct CgroupMemory {
 };
 
 enum class RestartCause { oom, memory, age, predicted, node_memory, systemd, external };
-inline constexpr std::array<RestartCause, 7> kRestartCauses = {
-    RestartCause::oom,       RestartCause::memory,      RestartCause::age,
-    RestartCause::predicted, RestartCause::node_memory, RestartCause::systemd,
-    RestartCause::external};
-const char* to_string(RestartCause c);
+inline constexpr std::array<EnumName<RestartCause>, 7> kRestartCauses = {
+    {{RestartCause::oom, "oom"},
+     {RestartCause::memory, "memory"},
+     {RestartCause::age, "age"},
+     {RestartCause::predicted, "predicted"},
+     {RestartCause::node_memory, "node_memory"},
+     {RestartCause::systemd, "systemd"},
+     {RestartCause::external, "external"}}};
+constexpr const auto& enum_table(RestartCause) {
+  return kRestartCauses;
+}
 
 // Where an alert instance stands, as mobasher_*_alert_state reports it (0, 1, 2).
 enum class AlertPhase { inactive = 0, pending = 1, firing = 2 };
-const char* to_string(AlertPhase p);
+inline constexpr std::array<EnumName<AlertPhase>, 3> kAlertPhases = {
+    {{AlertPhase::inactive, "inactive"},
+     {AlertPhase::pending, "pending"},
+     {AlertPhase::firing, "firing"}}};
+constexpr const auto& enum_table(AlertPhase) {
+  return kAlertPhases;
+}
 using AlertPhases = std::vector<std::pair<std::string_view, AlertPhase>>;  // by alert name
 AlertPhase phase_of(const AlertPhases& phases, std::string_view alert);    // inactive if absent
 
@@ -107,10 +121,9 @@ struct UnitSample {
 
   bool up() const { return !processes.empty(); }
   uint64_t rss() const;
-  // The measure thresholds, restarts and growth apply to: Σ RSS of the unit's processes, or the
-  // cgroup working set (config `measure`); nullopt when that cgroup file is missing.
-  std::optional<uint64_t> measured(bool working_set) const {
-    if (working_set) return memory.working_set();
+  // The value of `measure`; nullopt when the cgroup file for the working set is missing.
+  std::optional<uint64_t> measured(Measure measure) const {
+    if (measure == Measure::working_set) return memory.working_set();
     return rss();
   }
   uint64_t swap() const;
@@ -136,7 +149,14 @@ struct UnitEvent {
   RestartCause cause = RestartCause::external;  // restart only
   uint64_t increase = 0, total = 0;             // restart (of that cause) and oom_kill
 };
-const char* to_string(UnitEvent::Kind k);
+inline constexpr std::array<EnumName<UnitEvent::Kind>, 4> kUnitEventKinds = {
+    {{UnitEvent::Kind::appeared, "appeared"},
+     {UnitEvent::Kind::vanished, "vanished"},
+     {UnitEvent::Kind::restart, "restart"},
+     {UnitEvent::Kind::oom_kill, "oom_kill"}}};
+constexpr const auto& enum_table(UnitEvent::Kind) {
+  return kUnitEventKinds;
+}
 
 struct Snapshot {
   WallTime taken_at{};

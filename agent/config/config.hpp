@@ -2,13 +2,17 @@
 // that turns JSON-with-comments into it or into an error naming file, line and key path.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "agent/base/enum_names.hpp"
+#include "agent/base/measure.hpp"
 #include "agent/base/quantities.hpp"
 #include "agent/base/regex.hpp"
 
@@ -39,13 +43,24 @@ struct GroupConfig {
   std::string units;  // glob on unit names, e.g. "archiver@*.service"; empty with `match`
   std::optional<ProcessMatch> match;
   uint64_t memory_limit = 0;
-  Size warn, critical;
+  Size warn{0, 75.0}, critical{0, 95.0};  // of the limit
   RestartPolicy restart;
 };
 
+// The body a receiver gets (exporters/alerting/alert_payload.hpp).
+enum class WebhookFormat { alertmanager_api, alertmanager_webhook, json };
+inline constexpr std::array<EnumName<WebhookFormat>, 3> kWebhookFormats = {
+    {{WebhookFormat::alertmanager_api, "alertmanager-api"},
+     {WebhookFormat::alertmanager_webhook, "alertmanager-webhook"},
+     {WebhookFormat::json, "json"}}};
+constexpr const auto& enum_table(WebhookFormat) {
+  return kWebhookFormats;
+}
+
 struct WebhookConfig {
   std::string name;  // unique; default HOST:PORT of the url. Names the outbox directory too.
-  std::string url, format = "alertmanager-api";
+  std::string url;
+  WebhookFormat format = WebhookFormat::alertmanager_api;
   Duration timeout{10'000};
   std::vector<std::pair<std::string, std::string>> headers;
   std::string bearer_token_file, ca_file;
@@ -61,6 +76,14 @@ struct AlertsConfig {
   size_t outbox_max = 1000;                 // per receiver
   std::vector<WebhookConfig> webhooks;
 };
+
+// How a unit is replaced: RestartUnit, or the overlapping hand-over between two slots.
+enum class HandoverStrategy { restart, overlap };
+inline constexpr std::array<EnumName<HandoverStrategy>, 2> kHandoverStrategies = {
+    {{HandoverStrategy::restart, "restart"}, {HandoverStrategy::overlap, "overlap"}}};
+constexpr const auto& enum_table(HandoverStrategy) {
+  return kHandoverStrategies;
+}
 
 struct ActionsConfig {
   bool enabled = true, dry_run = false;
@@ -80,7 +103,7 @@ struct ActionsConfig {
   // (a restart is a stop and a start), read over D-Bus.
   std::optional<Duration> job_timeout;
   Duration retry_backoff{300'000}, max_retry_backoff{3600'000};  // after a failed action, doubling
-  std::string handover = "restart";                              // restart | overlap
+  HandoverStrategy handover = HandoverStrategy::restart;
   Duration overlap{30'000};        // both slots running before the old one is stopped
   Duration start_timeout{60'000};  // the new slot must be active within this
   std::string output;  // optional path; "{unit}", "{instance}": the new slot's file must grow
@@ -98,7 +121,7 @@ struct Config {
   std::string listen = "0.0.0.0:9842";
   Duration scan_interval{5'000}, discovery_interval{30'000};
   std::string state_dir = "/var/lib/mobasher-agent";
-  std::string measure = "rss";  // rss | working_set
+  Measure measure = Measure::rss;
   bool pss = false;
   std::vector<GroupConfig> groups;
   AlertsConfig alerts;
@@ -120,5 +143,12 @@ Config default_config();
 // arrays (`groups`, `alerts.webhooks`) replace, so `"groups": []` means no groups.
 Config parse_config(std::string_view text, const std::string& source_name);
 Config load_config_file(const std::string& path);  // ConfigError also for unreadable files
+
+// Every key the loader knows, by path: "scan_interval", "actions.handover.strategy",
+// "groups[].restart.for", "alerts.webhooks[].url".
+std::vector<std::string> config_key_paths();
+// c key by key, in the file's shape: durations in ms, sizes in bytes or {"percent": P}, enums by
+// name, unset optional keys null. Two configs with equal values give equal trees.
+nlohmann::json config_values(const Config& c);
 
 }  // namespace mobasher

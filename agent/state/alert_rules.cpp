@@ -10,19 +10,6 @@ std::string bytes(double b) {
   return format_bytes(b > 0 ? static_cast<uint64_t>(b) : 0);
 }
 
-// "6m12s", "2h05m", "45s": precise enough for a page, short enough for a phone screen.
-std::string human_seconds(double s) {
-  auto n = static_cast<long long>(std::llround(std::max(0.0, s)));
-  char buf[32];
-  if (n >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", n / 3600, n % 3600 / 60);
-  else if (n >= 60)
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", n / 60, n % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%llds", n);
-  return buf;
-}
-
 std::string percent(double part, double whole) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%.1f%%", whole > 0 ? 100.0 * part / whole : 0.0);
@@ -33,15 +20,14 @@ std::string percent(double part, double whole) {
 std::string growth_text(const UnitSample& u) {
   if (!u.growth_bytes_per_second || *u.growth_bytes_per_second <= 0) return "";
   std::string s = "; growing " + bytes(*u.growth_bytes_per_second) + "/s";
-  if (u.seconds_to_limit) s += ", limit in ~" + human_seconds(*u.seconds_to_limit);
+  if (u.seconds_to_limit) s += ", limit in ~" + format_seconds(*u.seconds_to_limit);
   return s;
 }
 
-AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::string_view level,
-                           uint64_t threshold, bool measure_working_set, bool text) {
+AlertCheck threshold_check(const UnitSample& u, std::string_view level, uint64_t threshold,
+                           Measure measure, bool text) {
   AlertCheck c;
-  c.severity = alert_severity(alert);
-  auto m = u.measured(measure_working_set);
+  auto m = u.measured(measure);
   if (threshold == 0 || !m) return c;
   double v = static_cast<double>(*m), t = static_cast<double>(threshold);
   double limit = static_cast<double>(u.effective_limit());
@@ -51,7 +37,7 @@ AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::str
   c.threshold = t;
   c.limit = limit;
   if (text) {
-    const char* what = measure_working_set ? "working set" : "RSS";
+    const char* what = measure == Measure::working_set ? "working set" : "RSS";
     c.summary = u.unit + ": memory " + bytes(v) + " at or above the " + std::string(level) +
                 " threshold " + bytes(t);
     c.description = u.unit + " (channel " + u.channel + ") uses " + bytes(v) + " (" + what + "), " +
@@ -64,30 +50,32 @@ AlertCheck threshold_check(std::string_view alert, const UnitSample& u, std::str
 
 }  // namespace
 
-const char* alert_severity(std::string_view alert) {
-  if (alert == "MobasherUnitMemoryHigh" || alert == "MobasherUnitMemoryExhaustionPredicted" ||
-      alert == "MobasherUnitNoMemoryLimit" || alert == "MobasherNodeSwapHigh")
-    return "warning";
-  return "critical";
+Severity alert_severity(std::string_view alert) {
+  auto a = parse_enum<Alert>(alert);
+  return a ? alert_info(*a).severity : Severity::critical;
 }
 
 std::string format_alert_value(std::string_view alert, double v) {
-  if (alert == "MobasherUnitMemoryExhaustionPredicted") return human_seconds(v);
-  if (alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
-      alert == "MobasherUnitDown" || alert == "MobasherUnitActionFailed") {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
+  auto a = parse_enum<Alert>(alert);
+  switch (a ? alert_info(*a).reads_as : AlertValue::bytes) {
+    case AlertValue::seconds:
+      return format_seconds(v);
+    case AlertValue::count: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+      return buf;
+    }
+    case AlertValue::bytes:
+      break;
   }
   return bytes(v);
 }
 
-AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::string_view unit,
-                            const UnitEvents& ev, bool measure_working_set, double now, bool text) {
+AlertCheck check_unit_alert(Alert alert, const UnitSample* u, std::string_view unit,
+                            const UnitEvents& ev, Measure measure, double now, bool text) {
   const std::string name = text ? std::string(unit) : std::string();
-  if (alert == "MobasherUnitDown") {
+  if (alert == Alert::unit_down) {
     AlertCheck c;
-    c.severity = alert_severity(alert);
     c.on = c.hold = !u || !u->up();
     if (text) {
       c.summary = name + " is down";
@@ -99,41 +87,35 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     }
     return c;
   }
-  if (!u) {  // a vanished unit holds no other alert: they resolve
-    AlertCheck c;
-    c.severity = alert_severity(alert);
-    return c;
-  }
-  if (alert == "MobasherUnitMemoryHigh")
-    return threshold_check(alert, *u, "warning", u->warn_bytes, measure_working_set, text);
-  if (alert == "MobasherUnitMemoryCritical")
-    return threshold_check(alert, *u, "critical", u->critical_bytes, measure_working_set, text);
+  if (!u) return {};  // a vanished unit holds no other alert: they resolve
+  if (alert == Alert::unit_memory_high)
+    return threshold_check(*u, "warning", u->warn_bytes, measure, text);
+  if (alert == Alert::unit_memory_critical)
+    return threshold_check(*u, "critical", u->critical_bytes, measure, text);
 
   AlertCheck c;
-  c.severity = alert_severity(alert);
-  c.immediate = alert == "MobasherUnitOOMKilled" || alert == "MobasherUnitRestartLoop" ||
-                alert == "MobasherUnitActionFailed";
+  c.immediate = alert_info(alert).immediate;
   double limit = static_cast<double>(u->effective_limit());
   c.limit = limit;
-  if (alert == "MobasherUnitMemoryExhaustionPredicted") {
+  if (alert == Alert::unit_memory_exhaustion_predicted) {
     c.threshold = u->predict_seconds;
     if (!u->seconds_to_limit || u->predict_seconds <= 0) return c;
     c.value = *u->seconds_to_limit;
     c.on = c.value <= c.threshold;
     c.hold = c.value <= c.threshold * (1 + kHysteresis);
     if (text) {
-      double m = static_cast<double>(u->measured(measure_working_set).value_or(0));
+      double m = static_cast<double>(u->measured(measure).value_or(0));
       c.summary =
-          name + ": memory limit " + bytes(limit) + " predicted in ~" + human_seconds(c.value);
+          name + ": memory limit " + bytes(limit) + " predicted in ~" + format_seconds(c.value);
       c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +
                       bytes(u->growth_bytes_per_second.value_or(0)) +
                       "/s: it reaches its limit of " + bytes(limit) + " in ~" +
-                      human_seconds(c.value) + ", within the " + human_seconds(c.threshold) +
+                      format_seconds(c.value) + ", within the " + format_seconds(c.threshold) +
                       " horizon.";
     }
     return c;
   }
-  if (alert == "MobasherUnitOOMKilled") {
+  if (alert == Alert::unit_oom_killed) {
     c.threshold = 0;
     if (!ev.last_oom_kill) return c;
     double ago = now - *ev.last_oom_kill;
@@ -141,14 +123,14 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     c.value = static_cast<double>(u->oom_kills_total);
     if (text) {
       c.summary = name + ": a process was OOM-killed";
-      c.description = "The kernel OOM-killed a process of " + name + " " + human_seconds(ago) +
+      c.description = "The kernel OOM-killed a process of " + name + " " + format_seconds(ago) +
                       " ago (" + std::to_string(u->oom_kills_total) + " OOM kills in all); limit " +
                       bytes(limit) + ". The recording may have a gap: check `journalctl -u " +
                       name + "`.";
     }
     return c;
   }
-  if (alert == "MobasherUnitRestartLoop") {
+  if (alert == Alert::unit_restart_loop) {
     c.value = static_cast<double>(ev.restarts_in_window);
     c.threshold = static_cast<double>(kRestartLoopCount);
     c.on = c.hold = ev.restarts_in_window >= kRestartLoopCount;
@@ -162,7 +144,7 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     }
     return c;
   }
-  if (alert == "MobasherUnitNoMemoryLimit") {
+  if (alert == Alert::unit_no_memory_limit) {
     // Sep 15: without a cgroup limit nothing stops a leak before the node runs out of memory,
     // and every percentage silently refers to the configured memory_limit. Value: that fallback.
     c.value = limit;
@@ -177,7 +159,7 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
     }
     return c;
   }
-  if (alert == "MobasherUnitActionFailed") {
+  if (alert == Alert::unit_action_failed) {
     c.value = u->action_failures;
     c.threshold = 1;
     c.on = c.hold = u->action_failures > 0;
@@ -194,10 +176,9 @@ AlertCheck check_unit_alert(std::string_view alert, const UnitSample* u, std::st
   return c;
 }
 
-AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool text) {
+AlertCheck check_node_alert(Alert alert, const NodeSample& n, bool text) {
   AlertCheck c;
-  c.severity = alert_severity(alert);
-  if (alert == "MobasherNodeMemoryLow") {
+  if (alert == Alert::node_memory_low) {
     if (!n.mem_available || !n.memory_available_min || !n.mem_total) return c;
     c.value = static_cast<double>(*n.mem_available);
     c.threshold = static_cast<double>(*n.memory_available_min);
@@ -210,7 +191,7 @@ AlertCheck check_node_alert(std::string_view alert, const NodeSample& n, bool te
                       percent(c.value, *c.limit) + ") is available, below the minimum of " +
                       bytes(c.threshold) + ": the OOM killer is near for every unit on this host.";
     }
-  } else if (alert == "MobasherNodeSwapHigh") {
+  } else if (alert == Alert::node_swap_high) {
     if (!n.swap_total || !n.swap_free || !n.swap_used_max || *n.swap_total == 0) return c;
     c.value = static_cast<double>(*n.swap_total - std::min(*n.swap_free, *n.swap_total));
     c.threshold = static_cast<double>(*n.swap_used_max);

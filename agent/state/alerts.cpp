@@ -7,16 +7,16 @@
 namespace mobasher {
 namespace {
 
-std::string key_of(std::string_view alert, const std::string& unit) {
-  return std::string(alert) + '\n' + unit;
+std::string key_of(Alert alert, const std::string& unit) {
+  return std::string(to_string(alert)) + '\n' + unit;
 }
 
 }  // namespace
 
-AlertEvaluator::Instance AlertEvaluator::instance(std::string_view alert, const std::string& unit,
+AlertEvaluator::Instance AlertEvaluator::instance(Alert alert, const std::string& unit,
                                                   std::map<std::string, std::string> labels) {
   Instance a;
-  a.alertname = alert;
+  a.alert = alert;
   a.unit = unit;
   a.labels = std::move(labels);
   return a;
@@ -37,11 +37,16 @@ std::string label_fingerprint(const std::map<std::string, std::string>& labels) 
 }
 
 nlohmann::json Notification::to_json() const {
-  nlohmann::json j = {{"status", status},       {"kind", kind},
-                      {"alertname", alertname}, {"fingerprint", fingerprint},
-                      {"labels", labels},       {"annotations", annotations},
-                      {"starts_at", starts_at}, {"at", at},
-                      {"value", value},         {"threshold", threshold}};
+  nlohmann::json j = {{"status", to_string(status())},
+                      {"kind", to_string(kind)},
+                      {"alertname", alertname},
+                      {"fingerprint", fingerprint},
+                      {"labels", labels},
+                      {"annotations", annotations},
+                      {"starts_at", starts_at},
+                      {"at", at},
+                      {"value", value},
+                      {"threshold", threshold}};
   if (ends_at) j["ends_at"] = *ends_at;
   if (limit) j["limit"] = *limit;
   return j;
@@ -49,10 +54,12 @@ nlohmann::json Notification::to_json() const {
 
 Notification Notification::from_json(const nlohmann::json& j) {
   Notification n;
-  n.status = j.at("status").get<std::string>();
-  if (n.status != "firing" && n.status != "resolved")
+  if (!parse_enum<NotificationStatus>(j.at("status").get<std::string>()))
     throw nlohmann::json::other_error::create(501, "status is not firing or resolved", &j);
-  n.kind = j.at("kind").get<std::string>();
+  auto kind = parse_enum<NotificationKind>(j.at("kind").get<std::string>());
+  if (!kind)
+    throw nlohmann::json::other_error::create(501, "kind is not firing, repeat or resolved", &j);
+  n.kind = *kind;
   n.alertname = j.at("alertname").get<std::string>();
   n.fingerprint = j.at("fingerprint").get<std::string>();
   n.labels = j.at("labels").get<std::map<std::string, std::string>>();
@@ -71,7 +78,7 @@ AlertSettings alert_settings(const Config& c, const std::string& default_instanc
   s.for_duration = c.alerts.for_duration;
   s.repeat_interval = c.alerts.repeat_interval;
   s.resolve = c.alerts.resolve;
-  s.measure_working_set = c.measure == "working_set";
+  s.measure = c.measure;
   s.instance = c.alerts.instance.empty() ? default_instance : c.alerts.instance;
   s.node_memory_available_min = c.alerts.node_memory_available_min;
   s.node_swap_used_max = c.alerts.node_swap_used_max;
@@ -98,28 +105,26 @@ UnitEvents AlertEvaluator::observe(UnitMemory& m, const UnitSample& u,
   return UnitEvents{m.last_oom_kill, m.restarts.size()};
 }
 
-std::map<std::string, std::string> AlertEvaluator::unit_labels(std::string_view alert,
-                                                               const std::string& unit,
+std::map<std::string, std::string> AlertEvaluator::unit_labels(Alert alert, const std::string& unit,
                                                                const UnitMemory& m) const {
-  return {{"alertname", std::string(alert)},
-          {"severity", alert_severity(alert)},
+  return {{"alertname", to_string(alert)},
+          {"severity", to_string(alert_info(alert).severity)},
           {"unit", unit},
           {"group", m.group},
           {"channel", m.channel},
           {"instance", s_.instance}};
 }
 
-Notification AlertEvaluator::make_notification(const Instance& a, const char* kind,
+Notification AlertEvaluator::make_notification(const Instance& a, NotificationKind kind,
                                                double now) const {
   Notification n;
   n.kind = kind;
-  n.status = n.kind == "resolved" ? "resolved" : "firing";
-  n.alertname = a.alertname;
+  n.alertname = to_string(a.alert);
   n.labels = a.labels;
   n.fingerprint = label_fingerprint(a.labels);
   n.annotations = {{"summary", a.last.summary}, {"description", a.last.description}};
   n.starts_at = a.active_since;
-  if (n.status == "resolved") n.ends_at = now;
+  if (kind == NotificationKind::resolved) n.ends_at = now;
   n.at = now;
   n.value = a.last.value;
   n.threshold = a.last.threshold;
@@ -146,7 +151,7 @@ void AlertEvaluator::step(const std::string& key, const AlertCheck& c, Make&& ma
       AlertCheck full = describe();
       if (!full.summary.empty()) a.last = std::move(full);
       a.last.summary = "resolved: " + a.last.summary;
-      out.push_back(make_notification(a, "resolved", now));
+      out.push_back(make_notification(a, NotificationKind::resolved, now));
     }
     alerts_.erase(it);
     dirty_ = true;
@@ -160,13 +165,13 @@ void AlertEvaluator::step(const std::string& key, const AlertCheck& c, Make&& ma
     a.phase = AlertPhase::firing;
     a.last_notified = now;
     a.last = describe();
-    out.push_back(make_notification(a, "firing", now));
+    out.push_back(make_notification(a, NotificationKind::firing, now));
     dirty_ = true;
   } else if (a.phase == AlertPhase::firing &&
              now - a.last_notified >= seconds(s_.repeat_interval)) {
     a.last_notified = now;
     a.last = describe();
-    out.push_back(make_notification(a, "repeat", now));
+    out.push_back(make_notification(a, NotificationKind::repeat, now));
     dirty_ = true;
   }
 }
@@ -178,7 +183,7 @@ AlertPhase AlertEvaluator::phase_of(const std::string& key) const {
 
 std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
   double now = unix_seconds(snap.taken_at);
-  const bool ws = s_.measure_working_set;
+  const Measure measure = s_.measure;
   std::vector<Notification> out;
   std::set<std::string_view> present;
   for (auto& u : snap.units) {
@@ -195,10 +200,10 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
     for (auto alert : kUnitAlerts) {
       std::string key = key_of(alert, u.unit);
       step(
-          key, check_unit_alert(alert, &u, u.unit, ev, ws, now, false),
+          key, check_unit_alert(alert, &u, u.unit, ev, measure, now, false),
           [&] { return instance(alert, u.unit, unit_labels(alert, u.unit, m)); },
-          [&] { return check_unit_alert(alert, &u, u.unit, ev, ws, now); }, now, out);
-      u.alerts.emplace_back(alert, phase_of(key));
+          [&] { return check_unit_alert(alert, &u, u.unit, ev, measure, now); }, now, out);
+      u.alerts.emplace_back(to_string(alert), phase_of(key));
     }
   }
   // Units seen before and absent now: stopped or failed (systemd removed the cgroup). They stay
@@ -218,7 +223,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         handed_over || !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
     for (auto alert : kUnitAlerts) {
       auto describe = [&] {
-        AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now);
+        AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, measure, now);
         if (handed_over) {
           c.on = c.hold = false;
           c.summary = unit + " handed over to " + *other;
@@ -234,7 +239,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         }
         return c;
       };
-      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, false, now, false);
+      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, measure, now, false);
       if (forget) c.on = c.hold = false;
       step(
           key_of(alert, unit), c,
@@ -257,12 +262,12 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         key, check_node_alert(alert, n, false),
         [&] {
           return instance(alert, "",
-                          {{"alertname", std::string(alert)},
-                           {"severity", alert_severity(alert)},
+                          {{"alertname", to_string(alert)},
+                           {"severity", to_string(alert_info(alert).severity)},
                            {"instance", s_.instance}});
         },
         [&] { return check_node_alert(alert, n); }, now, out);
-    n.alerts.emplace_back(alert, phase_of(key));
+    n.alerts.emplace_back(to_string(alert), phase_of(key));
   }
   return out;
 }
@@ -270,14 +275,15 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
 std::vector<Notification> AlertEvaluator::firing(double now) const {
   std::vector<Notification> out;
   for (const auto& [key, a] : alerts_)
-    if (a.phase == AlertPhase::firing) out.push_back(make_notification(a, "repeat", now));
+    if (a.phase == AlertPhase::firing)
+      out.push_back(make_notification(a, NotificationKind::repeat, now));
   return out;
 }
 
 nlohmann::json AlertEvaluator::to_json() const {
   nlohmann::json alerts = nlohmann::json::array(), units = nlohmann::json::object();
   for (const auto& [key, a] : alerts_) {
-    alerts.push_back({{"alertname", a.alertname},
+    alerts.push_back({{"alertname", to_string(a.alert)},
                       {"unit", a.unit},
                       {"labels", a.labels},
                       {"phase", to_string(a.phase)},
@@ -307,13 +313,13 @@ void AlertEvaluator::load_json(const nlohmann::json& j) {
   std::map<std::string, UnitMemory> units;
   for (const auto& v : j.at("alerts")) {
     Instance a;
-    a.alertname = v.at("alertname").get<std::string>();
+    auto alert = parse_enum<Alert>(v.at("alertname").get<std::string>());
     a.unit = v.at("unit").get<std::string>();
     a.labels = v.at("labels").get<std::map<std::string, std::string>>();
-    std::string phase = v.at("phase").get<std::string>();
-    if (phase != "pending" && phase != "firing")
+    auto phase = parse_enum<AlertPhase>(v.at("phase").get<std::string>());
+    if (phase != AlertPhase::pending && phase != AlertPhase::firing)
       throw nlohmann::json::other_error::create(501, "phase is not pending or firing", &v);
-    a.phase = phase == "firing" ? AlertPhase::firing : AlertPhase::pending;
+    a.phase = *phase;
     a.active_since = v.at("active_since").get<double>();
     a.last_notified = v.at("last_notified").get<double>();
     a.last.value = v.at("value").get<double>();
@@ -321,9 +327,10 @@ void AlertEvaluator::load_json(const nlohmann::json& j) {
     a.last.summary = v.at("summary").get<std::string>();
     a.last.description = v.at("description").get<std::string>();
     if (v.contains("limit")) a.last.limit = v["limit"].get<double>();
-    a.last.severity = alert_severity(a.alertname);
+    if (!alert) continue;  // an alert this version does not evaluate: it ends here, unannounced
+    a.alert = *alert;
     if (alerts.size() < kMaxUnits * (kUnitAlerts.size() + 1))
-      alerts.emplace(key_of(a.alertname, a.unit), std::move(a));
+      alerts.emplace(key_of(a.alert, a.unit), std::move(a));
   }
   for (const auto& [unit, v] : j.at("units").items()) {
     if (units.size() >= kMaxUnits) break;

@@ -3,6 +3,7 @@
 // of its own (time is the snapshot's). The daemon persists to_json() and feeds back load_json().
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,15 +12,34 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/enum_names.hpp"
 #include "agent/base/snapshot.hpp"
 #include "agent/config/config.hpp"
 #include "agent/state/alert_rules.hpp"
 
 namespace mobasher {
 
+// Why a notification is sent: the alert started firing, is still firing (every
+// repeat_interval, and the keep-alives of alertmanager-api receivers), or resolved.
+enum class NotificationKind { firing, repeat, resolved };
+inline constexpr std::array<EnumName<NotificationKind>, 3> kNotificationKinds = {
+    {{NotificationKind::firing, "firing"},
+     {NotificationKind::repeat, "repeat"},
+     {NotificationKind::resolved, "resolved"}}};
+constexpr const auto& enum_table(NotificationKind) {
+  return kNotificationKinds;
+}
+
+// What a receiver is told, as Alertmanager's `status`: a repeat is still firing.
+enum class NotificationStatus { firing, resolved };
+inline constexpr std::array<EnumName<NotificationStatus>, 2> kNotificationStatuses = {
+    {{NotificationStatus::firing, "firing"}, {NotificationStatus::resolved, "resolved"}}};
+constexpr const auto& enum_table(NotificationStatus) {
+  return kNotificationStatuses;
+}
+
 struct Notification {
-  std::string status;  // "firing" | "resolved"
-  std::string kind;    // "firing" | "repeat" | "resolved"
+  NotificationKind kind = NotificationKind::firing;
   std::string alertname, fingerprint;
   std::map<std::string, std::string> labels, annotations;
   double starts_at = 0;           // unix seconds: when the alert became pending
@@ -28,6 +48,10 @@ struct Notification {
   double value = 0, threshold = 0;
   std::optional<double> limit;
 
+  NotificationStatus status() const {
+    return kind == NotificationKind::resolved ? NotificationStatus::resolved
+                                              : NotificationStatus::firing;
+  }
   nlohmann::json to_json() const;
   static Notification from_json(const nlohmann::json& j);  // throws nlohmann::json::exception
 };
@@ -38,7 +62,7 @@ std::string label_fingerprint(const std::map<std::string, std::string>& labels);
 struct AlertSettings {
   Duration for_duration{30'000}, repeat_interval{4 * 3600'000};
   bool resolve = true;
-  bool measure_working_set = false;
+  Measure measure = Measure::rss;
   std::string instance;
   Size node_memory_available_min{0, 10.0}, node_swap_used_max{0, 80.0};
   std::set<std::string> groups;  // configured groups: a vanished unit of another is forgotten
@@ -52,7 +76,7 @@ class AlertEvaluator {
 
   // Fills the alert states (and node thresholds) into snap; returns the transitions and repeats.
   std::vector<Notification> evaluate(Snapshot& snap);
-  // Every alert that is firing now, as a "repeat" notification (for receivers that need a
+  // Every alert that is firing now, as a repeat notification (for receivers that need a
   // keep-alive, like Alertmanager's API).
   std::vector<Notification> firing(double now) const;
 
@@ -67,7 +91,8 @@ class AlertEvaluator {
 
  private:
   struct Instance {
-    std::string alertname, unit;  // unit empty for node alerts
+    Alert alert = Alert::unit_down;
+    std::string unit;  // empty for node alerts
     std::map<std::string, std::string> labels;
     AlertPhase phase = AlertPhase::pending;
     double active_since = 0, last_notified = 0;
@@ -80,7 +105,7 @@ class AlertEvaluator {
     std::deque<double> restarts;  // times of the restarts in the window, bounded
   };
 
-  static Instance instance(std::string_view alert, const std::string& unit,
+  static Instance instance(Alert alert, const std::string& unit,
                            std::map<std::string, std::string> labels);
   UnitEvents observe(UnitMemory& m, const UnitSample& u, const std::vector<UnitEvent>& events,
                      double now);
@@ -89,13 +114,13 @@ class AlertEvaluator {
   template <typename Make, typename Describe>
   void step(const std::string& key, const AlertCheck& c, Make&& make, Describe&& describe,
             double now, std::vector<Notification>& out);
-  Notification make_notification(const Instance& a, const char* kind, double now) const;
+  Notification make_notification(const Instance& a, NotificationKind kind, double now) const;
   AlertPhase phase_of(const std::string& key) const;
-  std::map<std::string, std::string> unit_labels(std::string_view alert, const std::string& unit,
+  std::map<std::string, std::string> unit_labels(Alert alert, const std::string& unit,
                                                  const UnitMemory& m) const;
 
   AlertSettings s_;
-  std::map<std::string, Instance> alerts_;  // key: alertname + '\n' + unit
+  std::map<std::string, Instance> alerts_;  // key: alert name + '\n' + unit
   std::map<std::string, UnitMemory> units_;
   bool dirty_ = false;
 };

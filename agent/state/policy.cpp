@@ -9,10 +9,6 @@ namespace {
 
 constexpr double kHour = 3600;
 
-std::string span(double s) {
-  return format_duration(Duration(static_cast<int64_t>(std::llround(std::max(0.0, s) * 1000))));
-}
-
 void trim_hour(std::deque<double>& times, double now) {
   while (!times.empty() && now - times.front() >= kHour) times.pop_front();
 }
@@ -29,22 +25,18 @@ bool active(const UnitSample& u) {
   return u.up() && (!u.systemd || u.systemd->active_state == "active");
 }
 
-double measure_of(const UnitSample& u, bool working_set) {
-  return static_cast<double>(u.measured(working_set).value_or(0));
+double measure_of(const UnitSample& u, Measure measure) {
+  return static_cast<double>(u.measured(measure).value_or(0));
 }
 
 }  // namespace
-
-const char* to_string(ActionKind a) {
-  return a == ActionKind::handover ? "handover" : "restart";
-}
 
 PolicySettings policy_settings(const Config& c) {
   PolicySettings s;
   s.enabled = c.actions.enabled;
   s.dry_run = c.actions.dry_run;
-  s.overlap = c.actions.handover == "overlap";
-  s.measure_working_set = c.measure == "working_set";
+  s.handover = c.actions.handover;
+  s.measure = c.measure;
   s.min_gap = seconds(c.actions.min_gap);
   s.cooldown = seconds(c.actions.cooldown);
   s.retry_backoff = seconds(c.actions.retry_backoff);
@@ -87,8 +79,7 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
     if (!best || c.urgency > best->urgency) best = std::move(c);
   };
   uint64_t limit = u.effective_limit();
-  double value = measure_of(u, s_.measure_working_set);
-  const char* measure = s_.measure_working_set ? "working_set" : "rss";
+  double value = measure_of(u, s_.measure);
 
   uint64_t threshold = g.on_memory && limit ? g.on_memory->resolve(limit) : 0;
   if (threshold > 0 && value >= static_cast<double>(threshold)) {
@@ -102,8 +93,9 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
       double urgency = u.seconds_to_limit ? 4 - std::min(1.0, *u.seconds_to_limit / 3600)
                                           : 2 + value / static_cast<double>(limit);
       offer({&u, &g, RestartCause::memory, urgency,
-             std::string(measure) + " " + format_bytes(static_cast<uint64_t>(value)) +
-                 " >= " + format_bytes(threshold) + of + " for " + span(now - *st.above_since),
+             std::string(to_string(s_.measure)) + " " + format_bytes(static_cast<uint64_t>(value)) +
+                 " >= " + format_bytes(threshold) + of + " for " +
+                 format_seconds(now - *st.above_since),
              value, static_cast<double>(threshold)});
     }
   } else {
@@ -114,10 +106,10 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
     if (!st.predicted_since) st.predicted_since = now;
     if (now - *st.predicted_since >= g.for_seconds)
       offer({&u, &g, RestartCause::predicted, 1 + 1 - *u.seconds_to_limit / *g.predict_seconds,
-             "limit " + format_bytes(limit) + " predicted in " + span(*u.seconds_to_limit) +
-                 " (growth " +
+             "limit " + format_bytes(limit) + " predicted in " +
+                 format_seconds(*u.seconds_to_limit) + " (growth " +
                  format_bytes(static_cast<uint64_t>(u.growth_bytes_per_second.value_or(0))) +
-                 "/s) <= predict " + span(*g.predict_seconds),
+                 "/s) <= predict " + format_seconds(*g.predict_seconds),
              *u.seconds_to_limit, *g.predict_seconds});
   } else {
     st.predicted_since.reset();
@@ -135,9 +127,9 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
     double due = age_due(start, *g.max_age_seconds, index, count);
     if (now >= due)  // urgency below any emergency's (1..3), the longest overdue first
       offer({&u, &g, RestartCause::age, 0.99 * std::min(1.0, (now - due) / *g.max_age_seconds),
-             "age " + span(now - start) + " reached its turn at " + span(due - start) + " (turn " +
-                 std::to_string(index + 1) + " of " + std::to_string(count) + ", max_age " +
-                 span(*g.max_age_seconds) + ")",
+             "age " + format_seconds(now - start) + " reached its turn at " +
+                 format_seconds(due - start) + " (turn " + std::to_string(index + 1) + " of " +
+                 std::to_string(count) + ", max_age " + format_seconds(*g.max_age_seconds) + ")",
              now - start, due - start});
   }
   if (interrupted) {
@@ -171,7 +163,8 @@ std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState
   if (now < st.backoff_until)
     return Block{"backoff " + std::to_string(st.failures),
                  "backing off after " + std::to_string(st.failures) + " failed attempt" +
-                     (st.failures == 1 ? "" : "s") + " for " + span(st.backoff_until - now),
+                     (st.failures == 1 ? "" : "s") + " for " +
+                     format_seconds(st.backoff_until - now),
                  true};
   if (static_cast<int>(recent_.size()) >= s_.max_per_hour)
     return Block{"host hour",
@@ -200,7 +193,7 @@ Decision Policy::make_decision(const Candidate& c, const Snapshot& snap) const {
   d.value = c.value;
   d.threshold = c.threshold;
   d.dry_run = s_.dry_run;
-  if (s_.overlap) {
+  if (s_.handover == HandoverStrategy::overlap) {
     if (auto other = other_slot(d.unit)) {
       d.action = ActionKind::handover;
       d.target = *other;
@@ -264,7 +257,7 @@ PolicyResult Policy::decide(const Snapshot& snap) {
   // Start times of running slots: both slots up with nothing in flight is a hand-over left half
   // done (the agent stopped during it); the older slot is replaced by the younger.
   std::map<std::string, double> slot_start;
-  if (s_.overlap)
+  if (s_.handover == HandoverStrategy::overlap)
     for (const auto& u : snap.units)
       if (const ProcessSample* m = u.main_process(); m && other_slot(u.unit))
         slot_start[u.unit] = m->start_time_seconds;
@@ -346,7 +339,7 @@ std::optional<Policy::Candidate> Policy::node_candidate(
     auto st = units_.find(logical_unit(u.unit));
     bool full = st != units_.end() &&
                 static_cast<int>(st->second.actions.size()) >= s_.max_per_unit_per_hour;
-    double v = measure_of(u, s_.measure_working_set);
+    double v = measure_of(u, s_.measure);
     if (!biggest || (capped && !full) || (capped == full && v > most))
       biggest = &u, most = v, capped = full;
   }
@@ -356,9 +349,8 @@ std::optional<Policy::Candidate> Policy::node_candidate(
                    RestartCause::node_memory,
                    5,  // before any unit's own emergency: the whole host is at stake
                    "node MemAvailable " + format_bytes(*n.mem_available) + " < floor " +
-                       format_bytes(floor) + " for " + span(now - *node_low_since_) +
-                       "; the biggest watched unit (" +
-                       (s_.measure_working_set ? "working_set " : "rss ") +
+                       format_bytes(floor) + " for " + format_seconds(now - *node_low_since_) +
+                       "; the biggest watched unit (" + to_string(s_.measure) + " " +
                        format_bytes(static_cast<uint64_t>(most)) + ")",
                    static_cast<double>(*n.mem_available),
                    static_cast<double>(floor)};

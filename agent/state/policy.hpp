@@ -3,6 +3,7 @@
 // reports back with started()/finished(); the daemon persists to_json() across agent restarts.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,14 +12,20 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/enum_names.hpp"
 #include "agent/base/slots.hpp"
 #include "agent/base/snapshot.hpp"
 #include "agent/config/config.hpp"
 
 namespace mobasher {
 
+// What the executor does: RestartUnit, or the overlapping hand-over (the `action` label).
 enum class ActionKind { restart, handover };
-const char* to_string(ActionKind a);
+inline constexpr std::array<EnumName<ActionKind>, 2> kActionKinds = {
+    {{ActionKind::restart, "restart"}, {ActionKind::handover, "handover"}}};
+constexpr const auto& enum_table(ActionKind) {
+  return kActionKinds;
+}
 
 struct Decision {
   std::string unit, group;  // the unit to replace: for a hand-over, the running slot
@@ -51,7 +58,9 @@ struct PolicyGroup {
 };
 
 struct PolicySettings {
-  bool enabled = true, dry_run = false, overlap = false, measure_working_set = false;
+  bool enabled = true, dry_run = false;
+  HandoverStrategy handover = HandoverStrategy::restart;
+  Measure measure = Measure::rss;
   double min_gap = 600, cooldown = 120, retry_backoff = 300, max_retry_backoff = 3600;
   double emergency_gap = 5;
   // How long a group waits for its last restarted unit to be active again before it gives up

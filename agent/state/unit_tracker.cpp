@@ -32,8 +32,7 @@ std::optional<double> slope(Samples::const_iterator first, Samples::const_iterat
 }
 
 RestartCause cause_from(const std::string& s) {
-  for (auto c : kRestartCauses)
-    if (s == to_string(c)) return c;
+  if (auto c = parse_enum<RestartCause>(s)) return *c;
   throw nlohmann::json::other_error::create(501, "unknown restart cause \"" + s + "\"", nullptr);
 }
 
@@ -45,7 +44,7 @@ constexpr double kOomEvidenceSeconds = 60;
 constexpr double kMatchSeconds = 30;
 
 void UnitTracker::set_options(TrackerOptions o) {
-  if (o.measure_working_set != opts_.measure_working_set)
+  if (o.measure != opts_.measure)
     for (auto& [name, st] : units_) st.samples.clear();
   opts_ = o;
 }
@@ -125,7 +124,7 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now, do
   st.members = std::move(members);
 
   // Growth samples: one measure only, never a mix (no working set this scan: no sample).
-  auto bytes = u.measured(opts_.measure_working_set);
+  auto bytes = u.measured(opts_.measure);
   if (u.up() && bytes) {
     st.samples.emplace_back(now, static_cast<double>(*bytes));
     while (!st.samples.empty() &&
@@ -175,7 +174,8 @@ void UnitTracker::expect_restart(const std::string& unit, RestartCause cause, do
 
 void UnitTracker::fill(const State& st, UnitSample& u) const {
   u.oom_kills_total = st.oom_base + st.oom_last_raw;
-  for (auto c : kRestartCauses) u.restarts[c] = st.restarts.count(c) ? st.restarts.at(c) : 0;
+  for (const auto& [c, name] : kRestartCauses)
+    u.restarts[c] = st.restarts.count(c) ? st.restarts.at(c) : 0;
   u.growth_bytes_per_second = slope(st.samples.begin(), st.samples.end(), kMinSlopeSpan);
   u.seconds_to_limit.reset();
   uint64_t limit = u.effective_limit();
@@ -217,7 +217,7 @@ void UnitTracker::apply(Snapshot& snap) {
     Before& b = before_[i];
     b.st = &st;
     for (size_t c = 0; c < kRestartCauses.size(); ++c) {
-      auto it = st.restarts.find(kRestartCauses[c]);
+      auto it = st.restarts.find(kRestartCauses[c].value);
       b.restarts[c] = it == st.restarts.end() ? 0 : it->second;
     }
     b.oom = st.oom_base + st.oom_last_raw;
@@ -277,10 +277,10 @@ void UnitTracker::emit_events(Snapshot& snap) {
     const UnitSample& u = snap.units[i];
     if (b.appeared) snap.events.push_back({UnitEvent::Kind::appeared, u.unit});
     for (size_t c = 0; c < kRestartCauses.size(); ++c) {
-      uint64_t n = u.restarts.at(kRestartCauses[c]);
+      uint64_t n = u.restarts.at(kRestartCauses[c].value);
       if (n > b.restarts[c])
         snap.events.push_back(
-            {UnitEvent::Kind::restart, u.unit, kRestartCauses[c], n - b.restarts[c], n});
+            {UnitEvent::Kind::restart, u.unit, kRestartCauses[c].value, n - b.restarts[c], n});
     }
     if (u.oom_kills_total > b.oom)
       snap.events.push_back({UnitEvent::Kind::oom_kill, u.unit, RestartCause::external,

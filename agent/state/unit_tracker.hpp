@@ -30,7 +30,7 @@ struct TrackerOptions {
   size_t max_samples = 240;                 // per unit, bounded
   std::chrono::seconds forget_after{3600};  // a vanished unit's history is kept this long
   size_t max_units = 1024;
-  bool measure_working_set = false;  // measure = working_set instead of rss
+  Measure measure = Measure::rss;
 };
 
 class UnitTracker {

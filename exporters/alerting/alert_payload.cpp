@@ -56,51 +56,53 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace
+// Alertmanager's POST /api/v2/alerts: an array of one alert.
+std::string alertmanager_api(const Notification& n, const PayloadContext& ctx) {
+  double ends = n.ends_at ? *n.ends_at : ctx.now + kAlertmanagerEndsAfterSeconds;
+  return dump(json::array({{{"labels", n.labels},
+                            {"annotations", n.annotations},
+                            {"startsAt", rfc3339(n.starts_at)},
+                            {"endsAt", rfc3339(ends)},
+                            {"generatorURL", ctx.generator_url}}}));
+}
 
-std::string alert_payload(const std::string& format, const Notification& n,
-                          const PayloadContext& ctx) {
-  const std::string starts = rfc3339(n.starts_at);
-  if (format == "alertmanager-api") {
-    double ends = n.ends_at ? *n.ends_at : ctx.now + kAlertmanagerEndsAfterSeconds;
-    return dump(json::array({{{"labels", n.labels},
-                              {"annotations", n.annotations},
-                              {"startsAt", starts},
-                              {"endsAt", rfc3339(ends)},
-                              {"generatorURL", ctx.generator_url}}}));
-  }
-  if (format == "alertmanager-webhook") {
-    // One alert per body: every firing and resolved notification arrives on its own.
-    std::map<std::string, std::string> group = {{"alertname", n.alertname}};
-    if (n.labels.count("unit")) group["unit"] = n.labels.at("unit");
-    // As Alertmanager prints it: the root route's key, ':', the group's model.LabelSet.String().
-    std::string key = "{}:{";
-    for (const auto& [k, v] : group) key += (key.size() > 4 ? ", " : "") + k + "=" + go_quote(v);
-    key += "}";
-    return dump({{"version", "4"},
-                 {"groupKey", key},
-                 {"truncatedAlerts", 0},
-                 {"status", n.status},
-                 {"receiver", ctx.receiver},
-                 {"groupLabels", group},
-                 {"commonLabels", n.labels},
-                 {"commonAnnotations", n.annotations},
-                 {"externalURL", ctx.generator_url},
-                 {"alerts", json::array({{{"status", n.status},
-                                          {"labels", n.labels},
-                                          {"annotations", n.annotations},
-                                          {"startsAt", starts},
-                                          {"endsAt", n.ends_at ? rfc3339(*n.ends_at) : kZeroTime},
-                                          {"generatorURL", ctx.generator_url},
-                                          {"fingerprint", n.fingerprint}}})}});
-  }
+// Alertmanager's webhook v4 body, one alert per body: every firing and resolved notification
+// arrives on its own.
+std::string alertmanager_webhook(const Notification& n, const PayloadContext& ctx) {
+  const char* status = to_string(n.status());
+  std::map<std::string, std::string> group = {{"alertname", n.alertname}};
+  if (n.labels.count("unit")) group["unit"] = n.labels.at("unit");
+  // As Alertmanager prints it: the root route's key, ':', the group's model.LabelSet.String().
+  std::string key = "{}:{";
+  for (const auto& [k, v] : group) key += (key.size() > 4 ? ", " : "") + k + "=" + go_quote(v);
+  key += "}";
+  return dump({{"version", "4"},
+               {"groupKey", key},
+               {"truncatedAlerts", 0},
+               {"status", status},
+               {"receiver", ctx.receiver},
+               {"groupLabels", group},
+               {"commonLabels", n.labels},
+               {"commonAnnotations", n.annotations},
+               {"externalURL", ctx.generator_url},
+               {"alerts", json::array({{{"status", status},
+                                        {"labels", n.labels},
+                                        {"annotations", n.annotations},
+                                        {"startsAt", rfc3339(n.starts_at)},
+                                        {"endsAt", n.ends_at ? rfc3339(*n.ends_at) : kZeroTime},
+                                        {"generatorURL", ctx.generator_url},
+                                        {"fingerprint", n.fingerprint}}})}});
+}
+
+// The agent's own JSON: the notification with its numbers.
+std::string agent_json(const Notification& n, const PayloadContext& ctx) {
   json j = {{"receiver", ctx.receiver},
-            {"status", n.status},
-            {"kind", n.kind},
+            {"status", to_string(n.status())},
+            {"kind", to_string(n.kind)},
             {"alertname", n.alertname},
             {"labels", n.labels},
             {"annotations", n.annotations},
-            {"startsAt", starts},
+            {"startsAt", rfc3339(n.starts_at)},
             {"endsAt", n.ends_at ? json(rfc3339(*n.ends_at)) : json(nullptr)},
             {"notifiedAt", rfc3339(n.at)},
             {"fingerprint", n.fingerprint},
@@ -110,6 +112,20 @@ std::string alert_payload(const std::string& format, const Notification& n,
             {"generatorURL", ctx.generator_url},
             {"agent", {{"version", ctx.version}}}};
   return dump(j);
+}
+
+}  // namespace
+
+std::string alert_payload(WebhookFormat format, const Notification& n, const PayloadContext& ctx) {
+  switch (format) {
+    case WebhookFormat::alertmanager_api:
+      return alertmanager_api(n, ctx);
+    case WebhookFormat::alertmanager_webhook:
+      return alertmanager_webhook(n, ctx);
+    case WebhookFormat::json:
+      break;
+  }
+  return agent_json(n, ctx);
 }
 
 }  // namespace mobasher

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "agent/config/config.hpp"
 #include "agent/state/alerts.hpp"
 
 namespace mobasher {
@@ -20,8 +21,6 @@ struct PayloadContext {
 inline constexpr double kAlertmanagerEndsAfterSeconds = 240;
 inline constexpr double kAlertmanagerResendSeconds = 60;
 
-// format: alertmanager-api | alertmanager-webhook | json (validated by the config).
-std::string alert_payload(const std::string& format, const Notification& n,
-                          const PayloadContext& ctx);
+std::string alert_payload(WebhookFormat format, const Notification& n, const PayloadContext& ctx);
 
 }  // namespace mobasher

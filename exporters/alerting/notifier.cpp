@@ -129,7 +129,7 @@ void Notifier::keep_alive(const std::function<std::vector<Notification>()>& firi
   std::optional<std::vector<Notification>> due;
   for (auto& r : receivers_) {
     // A wall clock stepped back is due at once, or Alertmanager would expire the alerts.
-    if (r->cfg.format != "alertmanager-api" ||
+    if (r->cfg.format != WebhookFormat::alertmanager_api ||
         (now >= r->last_keep_alive && now - r->last_keep_alive < kAlertmanagerResendSeconds))
       continue;
     r->last_keep_alive = now;
@@ -154,13 +154,13 @@ void Notifier::kick(Receiver& r) {
 void Notifier::on_result(Receiver& r, uint64_t seq, const HttpResult& res) {
   const Outbox::Entry* e = r.outbox.front();
   if (!e || e->seq != seq) return kick(r);  // the head was dropped meanwhile (outbox full)
-  const std::string alert = e->n.alertname, status = e->n.status;
+  const std::string alert = e->n.alertname;
   const std::string unit = e->n.labels.count("unit") ? e->n.labels.at("unit") : "-";
   auto& counts = counts_[r.cfg.name];
   if (res.status >= 200 && res.status < 300) {
     ++counts["sent"];
     spdlog::info("notification sent receiver={} alert={} unit={} status={} kind={}", r.cfg.name,
-                 alert, unit, status, e->n.kind);
+                 alert, unit, to_string(e->n.status()), to_string(e->n.kind));
     r.outbox.pop_front();
     r.backoff = Duration(0);
     return kick(r);

@@ -84,12 +84,13 @@ size_t Outbox::push(Notification n, bool head_in_flight, std::string& err) {
   size_t dropped = 0;
   // A repeat says nothing a waiting (or in-flight) notification of the same alert does not:
   // the body is made when it is sent.
-  if (n.kind == "repeat")
+  if (n.kind == NotificationKind::repeat)
     for (const auto& e : entries_)
-      if (e.n.fingerprint == n.fingerprint && e.n.status == "firing") return 0;
+      if (e.n.fingerprint == n.fingerprint && e.n.status() == NotificationStatus::firing) return 0;
   // A newer notification of the same alert makes queued repeats of it redundant.
   for (size_t i = head_in_flight ? 1 : 0; i < entries_.size();) {
-    if (entries_[i].n.kind == "repeat" && entries_[i].n.fingerprint == n.fingerprint) {
+    if (entries_[i].n.kind == NotificationKind::repeat &&
+        entries_[i].n.fingerprint == n.fingerprint) {
       erase_file(entries_[i]);
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {

@@ -37,7 +37,7 @@ void HistoryRecorder::reconfigure(const Config& c) {
 void HistoryRecorder::seed(UnitTracker& tracker, const TrackerOptions& o) const {
   SeedOptions so;
   so.growth_window = o.growth_window;
-  so.working_set = o.measure_working_set;
+  so.measure = o.measure;
   HistoryReadStats read;
   const WallTime now = WallClock::now();
   const double boot_minus_wall = boot_clock_seconds() - unix_seconds(now);
@@ -58,9 +58,9 @@ void HistoryRecorder::record(const Snapshot& snap, const std::vector<Notificatio
                            {{"increase", e.increase}, {"total", e.total}}));
   }
   for (const auto& n : notes) {
-    if (n.kind == "repeat") continue;
+    if (n.kind == NotificationKind::repeat) continue;
     auto unit = n.labels.find("unit");
-    append(history_event(n.status == "firing" ? "alert_firing" : "alert_resolved", snap.taken_at,
+    append(history_event(n.status() == NotificationStatus::firing ? "alert_firing" : "alert_resolved", snap.taken_at,
                          unit == n.labels.end() ? "" : unit->second,
                          {{"alert", n.alertname},
                           {"severity", n.labels.at("severity")},

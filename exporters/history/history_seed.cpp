@@ -4,22 +4,13 @@
 #include <string_view>
 
 namespace mobasher {
-namespace {
-
-RestartCause cause_named(const std::string& s, bool& ok) {
-  for (auto c : kRestartCauses)
-    if (s == to_string(c)) return ok = true, c;
-  return ok = false, RestartCause::external;
-}
-
-}  // namespace
 
 std::map<std::string, UnitSeed> read_seeds(const std::filesystem::path& dir, WallTime now,
                                            const SeedOptions& opts, HistoryReadStats* stats) {
   std::map<std::string, std::string> last_line;  // unit -> its newest sample, parsed at the end
   std::map<std::string, UnitSeed> seeds;
   const double window_start = unix_seconds(now) - static_cast<double>(opts.growth_window.count());
-  const char* measure = opts.working_set ? "working_set" : "rss";
+  const char* measure = to_string(opts.measure);  // also the sample's field name
   HistoryFilter f;
   f.since = now - opts.lookback;
   f.until = now;
@@ -50,9 +41,8 @@ std::map<std::string, UnitSeed> read_seeds(const std::filesystem::path& dir, Wal
     s.last_seen = unix_seconds(t);
     if (auto r = rec.find("restarts"); r != rec.end() && r->is_object())
       for (const auto& [cause, n] : r->items()) {
-        bool ok = false;
-        RestartCause c = cause_named(cause, ok);
-        if (ok && n.is_number_unsigned()) s.restarts[c] = n.get<uint64_t>();
+        auto c = parse_enum<RestartCause>(cause);
+        if (c && n.is_number_unsigned()) s.restarts[*c] = n.get<uint64_t>();
       }
     if (auto o = rec.find("oom_kills"); o != rec.end() && o->is_object()) {
       s.oom_total = o->value("total", uint64_t{0});

@@ -15,7 +15,7 @@ namespace mobasher {
 struct SeedOptions {
   std::chrono::seconds lookback{24 * 3600};  // how far back a unit's last sample is looked for
   std::chrono::seconds growth_window{600};
-  bool working_set = false;  // the measure: working_set instead of rss
+  Measure measure = Measure::rss;
 };
 
 // Units with at least one sample in the lookback. Samples before a unit's last restart event

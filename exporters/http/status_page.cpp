@@ -39,9 +39,10 @@ std::string row_class(const nlohmann::json& u) {
   std::string cls;
   if (!u.contains("alerts")) return cls;
   for (const auto& [name, phase] : u["alerts"].items()) {
-    if (phase != "firing") continue;
-    cls = alert_severity(name);
-    if (cls == "critical") break;
+    if (phase != to_string(AlertPhase::firing)) continue;
+    Severity s = alert_severity(name);
+    cls = to_string(s);
+    if (s == Severity::critical) break;
   }
   return cls;
 }

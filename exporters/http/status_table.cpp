@@ -13,18 +13,7 @@ namespace mobasher {
 namespace {
 
 std::string age_text(const nlohmann::json& v) {
-  if (!v.is_number()) return "-";
-  auto s = static_cast<int64_t>(v.get<double>());
-  char buf[32];
-  if (s >= 86400)
-    std::snprintf(buf, sizeof buf, "%lldd%02lldh", (long long)(s / 86400),
-                  (long long)(s % 86400 / 3600));
-  else if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600),
-                  (long long)(s % 3600 / 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  return buf;
+  return v.is_number() ? format_seconds(v.get<double>()) : "-";
 }
 
 }  // namespace
@@ -33,9 +22,10 @@ std::string alert_column(const nlohmann::json& u) {
   std::string out;
   if (!u.contains("alerts") || !u["alerts"].is_object()) return "-";
   for (const auto& [name, phase] : u["alerts"].items()) {
-    if (phase != "firing" && phase != "pending") continue;
+    bool pending = phase == to_string(AlertPhase::pending);
+    if (!pending && phase != to_string(AlertPhase::firing)) continue;
     std::string shown = name.rfind("MobasherUnit", 0) == 0 ? name.substr(12) : name;
-    out += (out.empty() ? "" : ",") + shown + (phase == "pending" ? "?" : "");
+    out += (out.empty() ? "" : ",") + shown + (pending ? "?" : "");
   }
   return out.empty() ? "ok" : out;
 }
@@ -57,8 +47,8 @@ Tone unit_tone(const nlohmann::json& u) {
   bool warning = false;
   if (u.contains("alerts") && u["alerts"].is_object()) {
     for (const auto& [name, phase] : u["alerts"].items()) {
-      if (phase != "firing") continue;
-      if (std::string_view(alert_severity(name)) == "critical") return Tone::critical;
+      if (phase != to_string(AlertPhase::firing)) continue;
+      if (alert_severity(name) == Severity::critical) return Tone::critical;
       warning = true;
     }
   }

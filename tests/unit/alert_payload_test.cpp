@@ -21,7 +21,7 @@ PayloadContext context(double now = kT0 + 31.5) {
 }
 
 json body(const std::string& format, const Notification& n, const PayloadContext& ctx = context()) {
-  return json::parse(alert_payload(format, n, ctx));
+  return json::parse(alert_payload(*parse_enum<WebhookFormat>(format), n, ctx));
 }
 
 json labels_of(const Notification& n) {
@@ -198,7 +198,7 @@ TEST(AlertPayload, InvalidUtf8InALabelIsReplacedNotThrown) {
   for (const char* format : {"alertmanager-api", "alertmanager-webhook", "json"}) {
     SCOPED_TRACE(format);
     std::string text;
-    ASSERT_NO_THROW(text = alert_payload(format, n, context()));
+    ASSERT_NO_THROW(text = alert_payload(*parse_enum<WebhookFormat>(format), n, context()));
     EXPECT_THAT(text, HasSubstr("ch\xef\xbf\xbd"
                                 "1"));  // U+FFFD
     EXPECT_NO_THROW(json::parse(text));

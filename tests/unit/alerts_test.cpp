@@ -57,7 +57,7 @@ Step eval(AlertEvaluator& e, double t, std::vector<UnitSample> units, NodeSample
 
 std::vector<std::string> described(const std::vector<Notification>& ns) {
   std::vector<std::string> out;
-  for (const auto& n : ns) out.push_back(n.alertname + " " + n.kind);
+  for (const auto& n : ns) out.push_back(n.alertname + " " + to_string(n.kind));
   return out;
 }
 
@@ -80,7 +80,7 @@ TEST(Alerts, MemoryHighFiresAfterForWithLabelsAndHumanAnnotations) {
   ASSERT_EQ(described(fired.notes), std::vector<std::string>{"MobasherUnitMemoryHigh firing"});
   EXPECT_EQ(phase(fired, "MobasherUnitMemoryHigh"), AlertPhase::firing);
   const Notification& n = fired.notes[0];
-  EXPECT_EQ(n.status, "firing");
+  EXPECT_EQ(n.status(), NotificationStatus::firing);
   EXPECT_EQ(n.labels, (std::map<std::string, std::string>{{"alertname", "MobasherUnitMemoryHigh"},
                                                           {"severity", "warning"},
                                                           {"unit", kUnit},
@@ -119,7 +119,9 @@ TEST(Alerts, HoveringAtTheThresholdFiresOnceAndDoesNotFlap) {
   int firing = 0, resolved = 0;
   for (int i = 0; i < 100; ++i) {  // 1.49 / 1.51 GiB alternating, within the 5 % band
     auto s = eval(e, kT0 + 5 * i, {archiver(i % 2 ? 1546_MiB : 1526_MiB)});
-    for (auto& n : s.notes) (n.kind == "resolved" ? resolved : firing) += n.kind != "repeat";
+    for (auto& n : s.notes)
+      (n.kind == NotificationKind::resolved ? resolved : firing) +=
+          n.kind != NotificationKind::repeat;
   }
   EXPECT_EQ(firing, 1);
   EXPECT_EQ(resolved, 0);
@@ -165,7 +167,7 @@ TEST(Alerts, CriticalFiresWithHighAndResolvesFirst) {
 
 TEST(Alerts, WorkingSetMeasureUsesTheCgroupNotRss) {
   auto s = settings(0);
-  s.measure_working_set = true;
+  s.measure = Measure::working_set;
   AlertEvaluator e(s);
   UnitSample u = archiver(100_MiB);  // processes small, cgroup charged with page cache
   u.memory.usage = 1600_MiB;
@@ -444,7 +446,7 @@ TEST(Alerts, FiringListsEveryFiringAlertAsARepeat) {
   auto f = e.firing(kT0 + 1);
   ASSERT_EQ(described(f), (std::vector<std::string>{"MobasherUnitMemoryCritical repeat",
                                                     "MobasherUnitMemoryHigh repeat"}));
-  EXPECT_EQ(f[0].status, "firing");
+  EXPECT_EQ(f[0].status(), NotificationStatus::firing);
 }
 
 TEST(Alerts, NotificationRoundTripsThroughJson) {
@@ -454,6 +456,34 @@ TEST(Alerts, NotificationRoundTripsThroughJson) {
   auto back = Notification::from_json(nlohmann::json::parse(n.to_json().dump()));
   EXPECT_EQ(back.to_json(), n.to_json());
   EXPECT_THROW(Notification::from_json({{"status", "maybe"}}), nlohmann::json::exception);
+}
+
+// Written by the version that kept kinds, statuses and alert names as strings: the enums read
+// them and write the same bytes back (alerts.json; an outbox file's "notification").
+TEST(Alerts, StateAndNotificationsOfTheEarlierVersionKeepTheirBytes) {
+  const std::string state =
+      R"({"alerts":[{"active_since":1800000000.5,"alertname":"MobasherUnitMemoryHigh",)"
+      R"("description":"d","labels":{"alertname":"MobasherUnitMemoryHigh","severity":"warning"},)"
+      R"("last_notified":1800000030.5,"phase":"firing","summary":"s","threshold":1610612736.0,)"
+      R"("unit":"archiver@ch1.service","value":1635778560.0}],"units":{"archiver@ch1.service":)"
+      R"({"channel":"ch1","group":"archiver","last_seen":1800000030.5,"restarts":[]}},)"
+      R"("version":1})";
+  AlertEvaluator e(settings());
+  e.load_json(nlohmann::json::parse(state));
+  EXPECT_EQ(e.tracked_alerts(), 1u);
+  EXPECT_EQ(e.to_json().dump(), state);
+
+  for (const char* kind : {"firing", "repeat", "resolved"}) {
+    const std::string status = std::string(kind) == "resolved" ? "resolved" : "firing";
+    const std::string note =
+        R"({"alertname":"MobasherNodeMemoryLow","annotations":{"summary":"s"},"at":1800000060.0,)"
+        R"("fingerprint":"0123456789abcdef","kind":")" +
+        std::string(kind) +
+        R"(","labels":{"alertname":"MobasherNodeMemoryLow"},)"
+        R"("starts_at":1800000000.0,"status":")" +
+        status + R"(","threshold":100.0,"value":50.0})";
+    EXPECT_EQ(Notification::from_json(nlohmann::json::parse(note)).to_json().dump(), note);
+  }
 }
 
 TEST(Alerts, FingerprintMatchesAlertmanagers) {

@@ -74,7 +74,7 @@ TEST(ParseCli, HistoryFlags) {
   EXPECT_EQ(o.unit, "archiver@ch1");
   EXPECT_EQ(o.since, "6h");
   EXPECT_EQ(o.until, "now");
-  EXPECT_EQ(o.format, "csv");
+  EXPECT_EQ(o.format, OutputFormat::csv);
   EXPECT_EQ(o.color, "never");
   EXPECT_EQ(o.state_dir, "/tmp/s");
 
@@ -82,22 +82,22 @@ TEST(ParseCli, HistoryFlags) {
   EXPECT_FALSE(d.unit.has_value());
   EXPECT_FALSE(d.since.has_value());
   EXPECT_FALSE(d.until.has_value());
-  EXPECT_EQ(d.format, "table");
+  EXPECT_EQ(d.format, OutputFormat::table);
   EXPECT_EQ(d.color, "auto");
   EXPECT_EQ(parse_cli({"history", "--since", "2026-12-01T10:00:00Z", "--until",
                        "2026-12-01T11:00:00.500Z"})
                 .until,
             "2026-12-01T11:00:00.500Z");
-  EXPECT_EQ(parse_cli({"history", "--format=json"}).format, "json");
+  EXPECT_EQ(parse_cli({"history", "--format=json"}).format, OutputFormat::json);
 }
 
 TEST(ParseCli, StatusFormatAndColor) {
   CliOptions o = parse_cli({"status", "--format", "json", "--color", "always"});
-  EXPECT_EQ(o.format, "json");
+  EXPECT_EQ(o.format, OutputFormat::json);
   EXPECT_EQ(o.color, "always");
-  EXPECT_EQ(parse_cli({"status"}).format, "table");
+  EXPECT_EQ(parse_cli({"status"}).format, OutputFormat::table);
   EXPECT_EQ(parse_cli({"status"}).color, "auto");
-  EXPECT_EQ(parse_cli({"status", "--local", "--format=table"}).format, "table");
+  EXPECT_EQ(parse_cli({"status", "--local", "--format=table"}).format, OutputFormat::table);
 }
 
 TEST(ParseCli, HistoryAndFormatErrors) {

@@ -75,7 +75,7 @@ TEST_F(AlertsConfigFile, EveryKeyOfTheContract) {
   const WebhookConfig& am = a.webhooks[0];
   EXPECT_EQ(am.name, "am");
   EXPECT_EQ(am.url, "http://127.0.0.1:9093/api/v2/alerts");
-  EXPECT_EQ(am.format, "alertmanager-api");
+  EXPECT_EQ(am.format, WebhookFormat::alertmanager_api);
   EXPECT_EQ(am.timeout, 5s);
   EXPECT_EQ(am.headers, (Headers{{"X-Scope-OrgID", "mobasher"}, {"X-Tenant", "a"}}));
   EXPECT_EQ(am.bearer_token_file, token);
@@ -84,9 +84,9 @@ TEST_F(AlertsConfigFile, EveryKeyOfTheContract) {
 
   const WebhookConfig& slack = a.webhooks[1];
   EXPECT_EQ(slack.name, "hooks.example:443");  // HOST:PORT of the url
-  EXPECT_EQ(slack.format, "alertmanager-webhook");
+  EXPECT_EQ(slack.format, WebhookFormat::alertmanager_webhook);
   EXPECT_EQ(a.webhooks[2].name, "audit");
-  EXPECT_EQ(a.webhooks[2].format, "json");
+  EXPECT_EQ(a.webhooks[2].format, WebhookFormat::json);
 }
 
 TEST_F(AlertsConfigFile, Defaults) {
@@ -101,7 +101,7 @@ TEST_F(AlertsConfigFile, Defaults) {
   ASSERT_EQ(a.webhooks.size(), 1u);
   const WebhookConfig& w = a.webhooks[0];
   EXPECT_EQ(w.name, "am.local:80");
-  EXPECT_EQ(w.format, "alertmanager-api");
+  EXPECT_EQ(w.format, WebhookFormat::alertmanager_api);
   EXPECT_EQ(w.timeout, 10s);
   EXPECT_TRUE(w.headers.empty());
   EXPECT_EQ(w.bearer_token_file, "");

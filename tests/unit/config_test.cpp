@@ -41,7 +41,7 @@ TEST(DefaultConfig, IsTheMobasherPlan) {
   EXPECT_EQ(c.scan_interval, 5s);
   EXPECT_EQ(c.discovery_interval, 30s);
   EXPECT_EQ(c.state_dir, "/var/lib/mobasher-agent");
-  EXPECT_EQ(c.measure, "rss");
+  EXPECT_EQ(c.measure, Measure::rss);
   EXPECT_FALSE(c.pss);
   ASSERT_EQ(c.groups.size(), 2u);
 
@@ -78,7 +78,7 @@ TEST(DefaultConfig, IsTheMobasherPlan) {
   EXPECT_EQ(c.actions.min_gap, 10min);
   EXPECT_EQ(c.actions.max_per_unit_per_hour, 3);
   EXPECT_EQ(c.actions.cooldown, 2min);
-  EXPECT_EQ(c.actions.handover, "restart");
+  EXPECT_EQ(c.actions.handover, HandoverStrategy::restart);
   EXPECT_EQ(c.history.interval, 15s);
   EXPECT_EQ(c.history.max_file_size, 32ull << 20);
   EXPECT_EQ(c.history.max_files, 30);
@@ -176,7 +176,7 @@ TEST(ParseConfig, PartialObjectsKeepTheOtherBuiltInValues) {
   EXPECT_EQ(c.actions.max_per_hour, d.actions.max_per_hour);
   EXPECT_EQ(c.actions.node_memory_floor, d.actions.node_memory_floor);
   EXPECT_EQ(c.actions.job_timeout, d.actions.job_timeout);
-  EXPECT_EQ(c.actions.handover, "overlap");
+  EXPECT_EQ(c.actions.handover, HandoverStrategy::overlap);
   EXPECT_EQ(c.actions.overlap, d.actions.overlap);  // handover merges key by key too
   EXPECT_EQ(c.actions.start_timeout, d.actions.start_timeout);
 
@@ -234,9 +234,9 @@ TEST(ParseConfig, ProcessMatchGroupAndWebhooks) {
   EXPECT_TRUE(c.groups[0].match->comm->search("ffmpeg"));
   EXPECT_EQ(c.groups[0].memory_limit, 1073741824u);
   ASSERT_EQ(c.alerts.webhooks.size(), 2u);
-  EXPECT_EQ(c.alerts.webhooks[0].format, "alertmanager-api");
-  EXPECT_EQ(c.alerts.webhooks[1].format, "json");
-  EXPECT_EQ(c.actions.handover, "overlap");
+  EXPECT_EQ(c.alerts.webhooks[0].format, WebhookFormat::alertmanager_api);
+  EXPECT_EQ(c.alerts.webhooks[1].format, WebhookFormat::json);
+  EXPECT_EQ(c.actions.handover, HandoverStrategy::overlap);
   EXPECT_EQ(c.actions.overlap, 45s);
 }
 

@@ -336,7 +336,7 @@ TEST_F(HistoryDir, WorkingSetMeasureSeedsWorkingSetSamples) {
   }
   write(lines);
   SeedOptions o;
-  o.working_set = true;
+  o.measure = Measure::working_set;
   auto seeds = read_seeds(dir(), at_unix(kT0 + 10), o, nullptr);
   ASSERT_EQ(seeds.at("a@1.service").samples.size(), 5u);
   EXPECT_EQ(seeds.at("a@1.service").samples[4].second, 5004.0);

@@ -62,9 +62,8 @@ struct Printed {
   std::string out, err;
 };
 
-Printed print(const std::filesystem::path& dir, const std::string& format,
-              const std::string& unit = "", WallTime since = utc(2026, 11, 29),
-              WallTime until = utc(2026, 12, 2)) {
+Printed print(const std::filesystem::path& dir, OutputFormat format, const std::string& unit = "",
+              WallTime since = utc(2026, 11, 29), WallTime until = utc(2026, 12, 2)) {
   HistoryFilter f;
   f.since = since;
   f.until = until;
@@ -161,7 +160,7 @@ TEST(HistoryCliUnit, ServiceSuffixAdded) {
 
 TEST(HistoryCliPrint, TableOfEveryRecordInTimeOrder) {
   HistoryDir h;
-  Printed p = print(h.dir(), "table");
+  Printed p = print(h.dir(), OutputFormat::table);
   EXPECT_EQ(p.code, 0) << p.err;
   EXPECT_EQ(p.err, "");
   auto rows = lines(p.out);
@@ -206,7 +205,7 @@ TEST(HistoryCliPrint, TableOfEveryRecordInTimeOrder) {
 
 TEST(HistoryCliPrint, CsvQuotesAsRfc4180) {
   HistoryDir h;
-  Printed p = print(h.dir(), "csv");
+  Printed p = print(h.dir(), OutputFormat::csv);
   EXPECT_EQ(p.code, 0) << p.err;
   auto rows = lines(p.out);
   ASSERT_EQ(rows.size(), 9u) << p.out;
@@ -232,7 +231,7 @@ TEST(HistoryCliPrint, CsvQuotesAsRfc4180) {
 
 TEST(HistoryCliPrint, JsonIsOneArrayOfTheStoredRecords) {
   HistoryDir h;
-  Printed p = print(h.dir(), "json");
+  Printed p = print(h.dir(), OutputFormat::json);
   EXPECT_EQ(p.code, 0) << p.err;
   EXPECT_EQ(p.out.front(), '[');
   auto j = nlohmann::json::parse(p.out);
@@ -246,8 +245,8 @@ TEST(HistoryCliPrint, JsonIsOneArrayOfTheStoredRecords) {
 
 TEST(HistoryCliPrint, UnitWithOrWithoutServiceSuffix) {
   HistoryDir h;
-  Printed a = print(h.dir(), "table", "archiver@ch1");
-  Printed b = print(h.dir(), "table", "archiver@ch1.service");
+  Printed a = print(h.dir(), OutputFormat::table, "archiver@ch1");
+  Printed b = print(h.dir(), OutputFormat::table, "archiver@ch1.service");
   EXPECT_EQ(a.code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   auto rows = lines(a.out);
@@ -259,7 +258,7 @@ TEST(HistoryCliPrint, UnitWithOrWithoutServiceSuffix) {
   EXPECT_THAT(types, ElementsAre("sample", "sample", "alert_firing", "restart", "action_failed"));
   EXPECT_THAT(rows[1], ::testing::Not(HasSubstr("archiver@ch1.service")));
 
-  auto j = nlohmann::json::parse(print(h.dir(), "json", "recorder@ch2").out);
+  auto j = nlohmann::json::parse(print(h.dir(), OutputFormat::json, "recorder@ch2").out);
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["unit"], "recorder@ch2.service");
 }
@@ -269,7 +268,7 @@ TEST(HistoryCliPrint, ProcFallbackUnitByItsExactName) {
       joined(kCurrent) +
       R"({"ts":"2026-12-01T10:00:10.000Z","type":"sample","unit":"archiver@ch9","rss":1,"swap":0,"limit":0,"processes":1})"
       "\n");
-  auto j = nlohmann::json::parse(print(h.dir(), "json", "archiver@ch9").out);
+  auto j = nlohmann::json::parse(print(h.dir(), OutputFormat::json, "archiver@ch9").out);
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["unit"], "archiver@ch9");
 }
@@ -277,7 +276,8 @@ TEST(HistoryCliPrint, ProcFallbackUnitByItsExactName) {
 TEST(HistoryCliPrint, TimeRangeIsInclusive) {
   HistoryDir h;
   auto j = nlohmann::json::parse(
-      print(h.dir(), "json", "", utc(2026, 12, 1, 10, 0, 6), utc(2026, 12, 1, 10, 0, 7)).out);
+      print(h.dir(), OutputFormat::json, "", utc(2026, 12, 1, 10, 0, 6), utc(2026, 12, 1, 10, 0, 7))
+          .out);
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[0]["type"], "alert_firing");
   EXPECT_EQ(j[1]["type"], "restart");
@@ -289,7 +289,7 @@ TEST(HistoryCliPrint, GarbageLinesAreSkippedCountedAndReported) {
       R"({"ts":"2026-12-01T10:00:06.000Z","type":"sample","unit":"archiver@ch1.service","rss":12 oops})"
       "\n" +
       kCurrent[4] + "\n");
-  Printed p = print(h.dir(), "json");
+  Printed p = print(h.dir(), OutputFormat::json);
   EXPECT_EQ(p.code, 0);
   EXPECT_EQ(p.err, "history: 2 unreadable records skipped\n");
   auto j = nlohmann::json::parse(p.out);
@@ -299,7 +299,7 @@ TEST(HistoryCliPrint, GarbageLinesAreSkippedCountedAndReported) {
 
 TEST(HistoryCliPrint, MissingDirectory) {
   FixtureTree fx;
-  Printed p = print(fx.root() / "history", "table");
+  Printed p = print(fx.root() / "history", OutputFormat::table);
   EXPECT_EQ(p.code, 1);
   EXPECT_EQ(p.out, "");
   EXPECT_EQ(p.err, "no history in " + (fx.root() / "history").string() + "\n");
@@ -307,14 +307,15 @@ TEST(HistoryCliPrint, MissingDirectory) {
 
 TEST(HistoryCliPrint, NoMatchingRecordsPrintsTheHeader) {
   HistoryDir h;
-  Printed p = print(h.dir(), "table", "archiver@ch7", utc(2026, 12, 1), utc(2026, 12, 2));
+  Printed p =
+      print(h.dir(), OutputFormat::table, "archiver@ch7", utc(2026, 12, 1), utc(2026, 12, 2));
   EXPECT_EQ(p.code, 0);
   auto rows = lines(p.out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(words(rows[0])[0], "TIME");
   EXPECT_THAT(p.err, HasSubstr("(no records of archiver@ch7.service from "
                                "2026-12-01T00:00:00.000Z to 2026-12-02T00:00:00.000Z)"));
-  Printed js = print(h.dir(), "json", "", utc(2020, 1, 1), utc(2020, 1, 2));
+  Printed js = print(h.dir(), OutputFormat::json, "", utc(2020, 1, 1), utc(2020, 1, 2));
   EXPECT_EQ(js.code, 0);
   EXPECT_EQ(nlohmann::json::parse(js.out), nlohmann::json::array());
 }
@@ -325,8 +326,8 @@ TEST(HistoryCliPrint, ColourOnlyWhenAsked) {
   f.since = utc(2026, 11, 29);
   f.until = utc(2026, 12, 2);
   std::ostringstream plain, coloured, err;
-  print_history(h.dir(), f, "table", plain, err, false);
-  print_history(h.dir(), f, "table", coloured, err, true);
+  print_history(h.dir(), f, OutputFormat::table, plain, err, false);
+  print_history(h.dir(), f, OutputFormat::table, coloured, err, true);
   EXPECT_EQ(plain.str().find('\033'), std::string::npos);
   auto rows = lines(coloured.str());
   ASSERT_EQ(rows.size(), 9u);

@@ -57,7 +57,7 @@ WebhookConfig hook(const std::string& name, const std::string& url,
   WebhookConfig w;
   w.name = name;
   w.url = url;
-  w.format = format;
+  w.format = *parse_enum<WebhookFormat>(format);
   w.timeout = 2s;
   return w;
 }

@@ -264,7 +264,7 @@ TEST_F(OutboxTest, ARepeatIsNotQueuedWhileAFiringOfTheSameAlertWaits) {
   EXPECT_THAT(files(), ElementsAre(name_of(1)));
   push(box, repeat("ch2", fixtures::kT0 + 60));  // another alert
   EXPECT_THAT(seqs(box), ElementsAre(1, 2));
-  EXPECT_EQ(entries(box)[1].n.kind, "repeat");
+  EXPECT_EQ(entries(box)[1].n.kind, NotificationKind::repeat);
 }
 
 TEST_F(OutboxTest, ARepeatIsNotQueuedBehindAnotherRepeat) {
@@ -295,7 +295,7 @@ TEST_F(OutboxTest, AResolvedReplacesQueuedRepeatsOfItsAlert) {
   EXPECT_THAT(files(), ElementsAre(name_of(2), name_of(3)));  // the replaced one's file is gone
   push(box, firing("ch2"));
   EXPECT_THAT(seqs(box), ElementsAre(3, 4));
-  EXPECT_EQ(box.front()->n.kind, "resolved");
+  EXPECT_EQ(box.front()->n.kind, NotificationKind::resolved);
 }
 
 TEST_F(OutboxTest, ARepeatInFlightAtTheHeadIsNotReplaced) {
@@ -418,7 +418,7 @@ TEST_F(OutboxTest, UnwritableDirectoryKeepsTheEntryInMemory) {
   EXPECT_FALSE(err.empty());
   EXPECT_THAT(seqs(box), ElementsAre(1, 2));
   EXPECT_EQ(box.pop_front(/*keep_as_rejected=*/true), "");  // no file: nothing kept
-  EXPECT_EQ(box.front()->n.kind, "resolved");
+  EXPECT_EQ(box.front()->n.kind, NotificationKind::resolved);
   box.pop_front();
   EXPECT_EQ(box.size(), 0u);
 }

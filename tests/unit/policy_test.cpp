@@ -93,7 +93,7 @@ TEST(Policy, PredictedExhaustionRestartsBeforeTheLimit) {
   EXPECT_EQ(r.decisions[0].cause, RestartCause::predicted);
   EXPECT_DOUBLE_EQ(r.decisions[0].value, 424);
   EXPECT_EQ(r.decisions[0].reason,
-            "limit 2.00GiB predicted in 424s (growth 2.00MiB/s) <= predict 10m");
+            "limit 2.00GiB predicted in 7m04s (growth 2.00MiB/s) <= predict 10m");
   UnitSample slow = unit("archiver@ch2.service", 1200 * MiB);
   slow.seconds_to_limit = 601;
   p.decide(snapshot_at(kT0 + 40, {slow}));
@@ -404,7 +404,7 @@ TEST(PolicyOverlap, SlotsHandOverToTheOtherSlot) {
   EXPECT_EQ(logical_unit("archiver@ch1.service"), "archiver@ch1.service");
 
   PolicySettings s = settings();
-  s.overlap = true;
+  s.handover = HandoverStrategy::overlap;
   Policy p(s);
   UnitSample a = unit("archiver@ch1:a.service", 1900 * MiB);
   p.decide(snapshot_at(kT0, {a}));
@@ -430,7 +430,7 @@ TEST(PolicyOverlap, SlotsHandOverToTheOtherSlot) {
 
 TEST(PolicyOverlap, AnInterruptedHandOverIsFinished) {
   PolicySettings s = settings();
-  s.overlap = true;
+  s.handover = HandoverStrategy::overlap;
   Policy p(s);  // a fresh agent: nothing in flight, but both slots run
   UnitSample a = unit("archiver@ch1:a.service", 500 * MiB, kT0 - 3600, 1);
   UnitSample b = unit("archiver@ch1:b.service", 500 * MiB, kT0 - 20, 2);
@@ -443,7 +443,7 @@ TEST(PolicyOverlap, AnInterruptedHandOverIsFinished) {
 
 TEST(PolicyOverlap, AUnitThatIsNoSlotIsRestarted) {
   PolicySettings s = settings();
-  s.overlap = true;
+  s.handover = HandoverStrategy::overlap;
   Policy p(s);
   p.decide(snapshot_at(kT0, {unit("archiver@ch1.service", 1900 * MiB)}));
   auto r = p.decide(snapshot_at(kT0 + 30, {unit("archiver@ch1.service", 1900 * MiB)}));
@@ -501,7 +501,7 @@ TEST(Policy, AnEmergencyOfOneGroupGoesBeforeAnAgeRestartOfAnother) {
 
 TEST(PolicyOverlap, AnInterruptedHandOverDoesNotWaitForMinGap) {
   PolicySettings s = settings();
-  s.overlap = true;
+  s.handover = HandoverStrategy::overlap;
   Policy p(s);
   // an age hand-over of ch2 just started (min_gap 10 m is running for the group)
   UnitSample ch2 = unit("archiver@ch2:a.service", 500 * MiB, kT0 - 86400, 5);

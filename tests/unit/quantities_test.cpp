@@ -87,10 +87,28 @@ TEST(FormatBytes, PicksTheLargestUnit) {
 
 TEST(FormatDuration, RoundUnits) {
   EXPECT_EQ(format_duration(4h), "4h");
-  EXPECT_EQ(format_duration(90s), "90s");
   EXPECT_EQ(format_duration(250ms), "250ms");
   EXPECT_EQ(format_duration(10min), "10m");
   EXPECT_EQ(format_duration(48h), "2d");
+  EXPECT_EQ(format_duration(0ms), "0s");
+}
+
+TEST(FormatDuration, TwoUnitsAtMostTheSecondPadded) {
+  EXPECT_EQ(format_duration(90s), "1m30s");
+  EXPECT_EQ(format_duration(372s), "6m12s");
+  EXPECT_EQ(format_duration(2h + 5min + 30s), "2h05m");  // the seconds are left out
+  EXPECT_EQ(format_duration(26h), "1d02h");
+  EXPECT_EQ(format_duration(1050ms), "1s050ms");
+  EXPECT_EQ(format_duration(-90s), "-1m30s");
+}
+
+TEST(FormatSeconds, WholeSecondsOfAMeasuredTime) {
+  EXPECT_EQ(format_seconds(372.4), "6m12s");
+  EXPECT_EQ(format_seconds(29.6), "30s");
+  EXPECT_EQ(format_seconds(59.9996), "1m");
+  EXPECT_EQ(format_seconds(-3), "0s");
+  EXPECT_EQ(format_seconds(45), "45s");
+  EXPECT_EQ(format_seconds(90061), "1d01h");
 }
 
 TEST(FormatDuration, RoundTripsThroughParse) {

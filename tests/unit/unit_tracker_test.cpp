@@ -255,7 +255,7 @@ TEST(UnitTracker, SamplesAreBoundedByTheGrowthWindow) {
 
 TEST(UnitTracker, MeasureWorkingSetUsesTheCgroup) {
   TrackerOptions o;
-  o.measure_working_set = true;
+  o.measure = Measure::working_set;
   UnitTracker t(o);
   UnitSample u;
   for (int i = 0; i <= 12; ++i) {
@@ -409,7 +409,7 @@ TEST(UnitTracker, UnitWithoutCgroupNeverTakesNodeOomKills) {
 // measure = working_set: a scan without the cgroup adds no RSS sample to the working-set series.
 TEST(UnitTracker, WorkingSetSeriesNeverMixesInRss) {
   TrackerOptions o;
-  o.measure_working_set = true;
+  o.measure = Measure::working_set;
   UnitTracker t(o);
   UnitSample u;
   for (int i = 0; i <= 12; ++i) {
