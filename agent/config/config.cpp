@@ -91,31 +91,6 @@ std::string receiver_twice(const std::string& name) {
 
 // ---- keys that are objects of their own kind --------------------------------------------------
 
-// groups[].match: { "comm": REGEX, "cmdline": REGEX }, at least one.
-Key<GroupConfig> match_key() {
-  return custom<GroupConfig>(
-      "match",
-      [](const ConfigReader& r, const json& m, const std::string& path, GroupConfig& g) {
-        r.only_keys(m, path, {"comm", "cmdline"});
-        ProcessMatch pm;
-        for (auto [key, pattern, re] : {std::tuple{"comm", &pm.comm_pattern, &pm.comm},
-                                        std::tuple{"cmdline", &pm.cmdline_pattern, &pm.cmdline}})
-          if (m.contains(key)) {
-            *pattern = r.string(m[key], path + "." + key);
-            *re = r.regex(m[key], path + "." + key);
-          }
-        if (!pm.comm && !pm.cmdline) r.fail(path, "needs \"comm\" or \"cmdline\"");
-        g.match = std::move(pm);
-      },
-      [](const GroupConfig& g) {
-        if (!g.match) return json();
-        json m = json::object();
-        if (g.match->comm) m["comm"] = g.match->comm_pattern;
-        if (g.match->cmdline) m["cmdline"] = g.match->cmdline_pattern;
-        return m;
-      });
-}
-
 // alerts.webhooks[].headers: an object of header names and string values.
 Key<WebhookConfig> headers_key() {
   return custom<WebhookConfig>(
@@ -145,11 +120,33 @@ Key<WebhookConfig> headers_key() {
 
 const KeyTable<RestartPolicy>& restart_keys() {
   using R = RestartPolicy;
-  static const KeyTable<R> t{
-      {share("on_memory", &R::on_memory), duration("for", &R::for_duration, 0ms),
-       duration("max_age", &R::max_age, 10s), duration("predict", &R::predict, 1s),
-       duration("predict_window", &R::predict_window, 1s)},
-      nullptr};
+  static const KeyTable<R> t = {
+      {
+          share("on_memory", &R::on_memory),
+          duration("for", &R::for_duration, 0ms),
+          duration("max_age", &R::max_age, 10s),
+          duration("predict", &R::predict, 1s),
+          duration("predict_window", &R::predict_window, 1s),
+      },
+      nullptr,
+  };
+  return t;
+}
+
+// groups[].match: processes by comm and/or cmdline.
+void check_match(const ConfigReader& r, const json&, const std::string& path, ProcessMatch& m) {
+  if (!m.comm && !m.cmdline) r.fail(path, "needs \"comm\" or \"cmdline\"");
+}
+
+const KeyTable<ProcessMatch>& match_keys() {
+  using M = ProcessMatch;
+  static const KeyTable<M> t = {
+      {
+          regex("comm", &M::comm_pattern, &M::comm),
+          regex("cmdline", &M::cmdline_pattern, &M::cmdline),
+      },
+      check_match,
+  };
   return t;
 }
 
@@ -169,11 +166,18 @@ void check_group(const ConfigReader& r, const json& v, const std::string& path, 
 
 const KeyTable<GroupConfig>& group_keys() {
   using G = GroupConfig;
-  static const KeyTable<G> t{
-      {text("name", &G::name, not_empty, true), text("units", &G::units, unit_glob), match_key(),
-       bytes("memory_limit", &G::memory_limit, positive, true), share("warn", &G::warn),
-       share("critical", &G::critical), object("restart", &G::restart, restart_keys)},
-      check_group};
+  static const KeyTable<G> t = {
+      {
+          text("name", &G::name, not_empty, true),
+          text("units", &G::units, unit_glob),
+          optional_object("match", &G::match, match_keys),
+          bytes("memory_limit", &G::memory_limit, positive, true),
+          share("warn", &G::warn),
+          share("critical", &G::critical),
+          object("restart", &G::restart, restart_keys),
+      },
+      check_group,
+  };
   return t;
 }
 
@@ -188,36 +192,52 @@ void name_webhook(const ConfigReader&, const json&, const std::string&, WebhookC
 
 const KeyTable<WebhookConfig>& webhook_keys() {
   using W = WebhookConfig;
-  static const KeyTable<W> t{
-      {text("url", &W::url, http_url, true), text("name", &W::name, not_empty),
-       choice("format", &W::format), duration("timeout", &W::timeout, 10ms), headers_key(),
-       text("bearer_token_file", &W::bearer_token_file, readable_file),
-       text("ca_file", &W::ca_file, readable_file),
-       flag("insecure_skip_verify", &W::insecure_skip_verify)},
-      name_webhook};
+  static const KeyTable<W> t = {
+      {
+          text("url", &W::url, http_url, true),
+          text("name", &W::name, not_empty),
+          choice("format", &W::format),
+          duration("timeout", &W::timeout, 10ms),
+          headers_key(),
+          text("bearer_token_file", &W::bearer_token_file, readable_file),
+          text("ca_file", &W::ca_file, readable_file),
+          flag("insecure_skip_verify", &W::insecure_skip_verify),
+      },
+      name_webhook,
+  };
   return t;
 }
 
 const KeyTable<AlertsConfig>& alerts_keys() {
   using A = AlertsConfig;
   static const KeyTable<A> t{
-      {duration("for", &A::for_duration, 0ms),
-       duration("repeat_interval", &A::repeat_interval, 1min), flag("resolve", &A::resolve),
-       duration("max_backoff", &A::max_backoff, 1s), text("instance", &A::instance),
-       share("node_memory_available_min", &A::node_memory_available_min, of_node_total),
-       share("node_swap_used_max", &A::node_swap_used_max, of_node_total),
-       count("outbox_max", &A::outbox_max, 1, 1'000'000),
-       list("webhooks", &A::webhooks, webhook_keys, receiver_twice)},
-      nullptr};
+      {
+          duration("for", &A::for_duration, 0ms),
+          duration("repeat_interval", &A::repeat_interval, 1min),
+          flag("resolve", &A::resolve),
+          duration("max_backoff", &A::max_backoff, 1s),
+          text("instance", &A::instance),
+          share("node_memory_available_min", &A::node_memory_available_min, of_node_total),
+          share("node_swap_used_max", &A::node_swap_used_max, of_node_total),
+          count("outbox_max", &A::outbox_max, 1, 1'000'000),
+          list("webhooks", &A::webhooks, webhook_keys, receiver_twice),
+      },
+      nullptr,
+  };
   return t;
 }
 
 const KeyTable<ActionsConfig>& handover_keys() {
   using A = ActionsConfig;
-  static const KeyTable<A> t{
-      {choice("strategy", &A::handover), duration("overlap", &A::overlap, 0ms),
-       duration("start_timeout", &A::start_timeout, 1s), text("output", &A::output, absolute_path)},
-      nullptr};
+  static const KeyTable<A> t = {
+      {
+          choice("strategy", &A::handover),
+          duration("overlap", &A::overlap, 0ms),
+          duration("start_timeout", &A::start_timeout, 1s),
+          text("output", &A::output, absolute_path),
+      },
+      nullptr,
+  };
   return t;
 }
 
@@ -235,18 +255,25 @@ void check_retry_backoff(const ConfigReader& r, const json& v, const std::string
 const KeyTable<ActionsConfig>& actions_keys() {
   using A = ActionsConfig;
   static const KeyTable<A> t{
-      {flag("enabled", &A::enabled), flag("dry_run", &A::dry_run),
-       text("bus", &A::bus, bus_address), duration("min_gap", &A::min_gap, 0ms),
-       duration("cooldown", &A::cooldown, 0ms), duration("emergency_gap", &A::emergency_gap, 0ms),
-       share("node_memory_floor", &A::node_memory_floor, of_node_memtotal),
-       duration("node_memory_for", &A::node_memory_for, 0ms),
-       duration("job_timeout", &A::job_timeout, 1s),
-       duration("retry_backoff", &A::retry_backoff, 1s),
-       duration("max_retry_backoff", &A::max_retry_backoff, 1s),
-       count("max_per_unit_per_hour", &A::max_per_unit_per_hour, 0, 60),
-       count("max_per_hour", &A::max_per_hour, 0, 1000),
-       count("max_concurrent", &A::max_concurrent, 1, 64), object("handover", handover_keys)},
-      check_retry_backoff};
+      {
+          flag("enabled", &A::enabled),
+          flag("dry_run", &A::dry_run),
+          text("bus", &A::bus, bus_address),
+          duration("min_gap", &A::min_gap, 0ms),
+          duration("cooldown", &A::cooldown, 0ms),
+          duration("emergency_gap", &A::emergency_gap, 0ms),
+          share("node_memory_floor", &A::node_memory_floor, of_node_memtotal),
+          duration("node_memory_for", &A::node_memory_for, 0ms),
+          duration("job_timeout", &A::job_timeout, 1s),
+          duration("retry_backoff", &A::retry_backoff, 1s),
+          duration("max_retry_backoff", &A::max_retry_backoff, 1s),
+          count("max_per_unit_per_hour", &A::max_per_unit_per_hour, 0, 60),
+          count("max_per_hour", &A::max_per_hour, 0, 1000),
+          count("max_concurrent", &A::max_concurrent, 1, 64),
+          object("handover", handover_keys),
+      },
+      check_retry_backoff,
+  };
   return t;
 }
 
@@ -261,25 +288,36 @@ void check_history_sizes(const ConfigReader& r, const json& v, const std::string
 
 const KeyTable<HistoryConfig>& history_keys() {
   using H = HistoryConfig;
-  static const KeyTable<H> t{
-      {duration("interval", &H::interval, 1s),
-       bytes("max_file_size", &H::max_file_size, at_least_4k),
-       count("max_files", &H::max_files, 1, 10'000), duration("max_age", &H::max_age, 1min),
-       bytes("max_total_size", &H::max_total_size)},
-      check_history_sizes};
+  static const KeyTable<H> t = {
+      {
+          duration("interval", &H::interval, 1s),
+          bytes("max_file_size", &H::max_file_size, at_least_4k),
+          count("max_files", &H::max_files, 1, 10'000),
+          duration("max_age", &H::max_age, 1min),
+          bytes("max_total_size", &H::max_total_size),
+      },
+      check_history_sizes,
+  };
   return t;
 }
 
 const KeyTable<Config>& top_level_keys() {
   using C = Config;
-  static const KeyTable<C> t{
-      {text("listen", &C::listen, host_port), duration("scan_interval", &C::scan_interval, 10ms),
-       duration("discovery_interval", &C::discovery_interval, 10ms),
-       text("state_dir", &C::state_dir), choice("measure", &C::measure), flag("pss", &C::pss),
-       list("groups", &C::groups, group_keys, group_twice),
-       object("alerts", &C::alerts, alerts_keys), object("actions", &C::actions, actions_keys),
-       object("history", &C::history, history_keys)},
-      nullptr};
+  static const KeyTable<C> t = {
+      {
+          text("listen", &C::listen, host_port),
+          duration("scan_interval", &C::scan_interval, 10ms),
+          duration("discovery_interval", &C::discovery_interval, 10ms),
+          text("state_dir", &C::state_dir),
+          choice("measure", &C::measure),
+          flag("pss", &C::pss),
+          list("groups", &C::groups, group_keys, group_twice),
+          object("alerts", &C::alerts, alerts_keys),
+          object("actions", &C::actions, actions_keys),
+          object("history", &C::history, history_keys),
+      },
+      nullptr,
+  };
   return t;
 }
 

@@ -164,6 +164,17 @@ Key<T> bytes(const char* name, uint64_t T::*m, CheckOf<uint64_t> check = nullptr
       check, required);
 }
 
+// A POSIX extended regular expression: kept as written (for messages) and compiled.
+template <typename T>
+Key<T> regex(const char* name, std::string T::*text, std::optional<Regex> T::*compiled) {
+  return {name, false,
+          [text, compiled](const ConfigReader& r, const json& v, const std::string& path, T& t) {
+            t.*text = r.string(v, path);
+            t.*compiled = r.regex(v, path);
+          },
+          [text, compiled](const T& t) { return t.*compiled ? json(t.*text) : json(); }, leaf_path};
+}
+
 // One of an enum's names (enum_names.hpp); the message lists them all.
 template <typename T, NamedEnum E>
 Key<T> choice(const char* name, E T::*m) {
@@ -185,6 +196,22 @@ Key<T> object(const char* name, S T::*m, Table<S> table) {
             read_object(r, v, path, table(), t.*m);
           },
           [m, table](const T& t) { return values_of(table(), t.*m); },
+          [table](const std::string& path, std::vector<std::string>& out) {
+            out.push_back(path);
+            paths_of(table(), path, out);
+          }};
+}
+
+// A nested object that is absent unless given (groups[].match): its keys fill a fresh S.
+template <typename T, typename S>
+Key<T> optional_object(const char* name, std::optional<S> T::*m, Table<S> table) {
+  return {name, false,
+          [m, table](const ConfigReader& r, const json& v, const std::string& path, T& t) {
+            S s{};
+            read_object(r, v, path, table(), s);
+            t.*m = std::move(s);
+          },
+          [m, table](const T& t) { return t.*m ? values_of(table(), *(t.*m)) : json(); },
           [table](const std::string& path, std::vector<std::string>& out) {
             out.push_back(path);
             paths_of(table(), path, out);
@@ -235,7 +262,7 @@ Key<T> list(const char* name, std::vector<E> T::*m, Table<E> table,
           }};
 }
 
-// Anything else (an object of headers, the match regexes): read and value written out.
+// Anything else (an object of headers): read and value written out.
 template <typename T>
 Key<T> custom(const char* name, decltype(Key<T>::read) read, decltype(Key<T>::value) value) {
   return {name, false, std::move(read), std::move(value), leaf_path};
