@@ -60,12 +60,13 @@ void HistoryRecorder::record(const Snapshot& snap, const std::vector<Notificatio
   for (const auto& n : notes) {
     if (n.kind == NotificationKind::repeat) continue;
     auto unit = n.labels.find("unit");
-    append(history_event(n.status() == NotificationStatus::firing ? "alert_firing" : "alert_resolved", snap.taken_at,
-                         unit == n.labels.end() ? "" : unit->second,
-                         {{"alert", n.alertname},
-                          {"severity", n.labels.at("severity")},
-                          {"value", n.value},
-                          {"threshold", n.threshold}}));
+    append(
+        history_event(n.status() == NotificationStatus::firing ? "alert_firing" : "alert_resolved",
+                      snap.taken_at, unit == n.labels.end() ? "" : unit->second,
+                      {{"alert", n.alertname},
+                       {"severity", n.labels.at("severity")},
+                       {"value", n.value},
+                       {"threshold", n.threshold}}));
   }
   record_samples(snap);
 }

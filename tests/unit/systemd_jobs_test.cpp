@@ -153,7 +153,7 @@ TEST(SystemdRequests, TimeoutWaitingForTheJobLeavesTheJobToSystemd) {
   EXPECT_EQ(ends[0].unit, "slow@x.service");
   EXPECT_EQ(ends[0].call, 0u);
   EXPECT_EQ(ends[0].result.error,
-            "start slow@x.service: timed out after 1500ms waiting for job " + kJob);
+            "start slow@x.service: timed out after 1s500ms waiting for job " + kJob);
   EXPECT_DOUBLE_EQ(ends[0].result.seconds, 1.6);
   EXPECT_EQ(r.next_deadline(), t(20.5));
   EXPECT_TRUE(r.job_removed(kJob, "canceled", t(3)).empty()) << "its end completes nothing";
