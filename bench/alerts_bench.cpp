@@ -69,7 +69,7 @@ void BM_OutboxPushPop(benchmark::State& state) {
   {
     Outbox box(dir, 1000);
     Notification n;
-    n.status = n.kind = "firing";
+    n.kind = NotificationKind::firing;
     n.alertname = "MobasherUnitMemoryHigh";
     n.labels = {{"alertname", n.alertname}, {"unit", "archiver@ch1.service"}};
     n.fingerprint = label_fingerprint(n.labels);

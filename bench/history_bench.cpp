@@ -346,7 +346,7 @@ void BM_HistoryPrint(benchmark::State& state, const char* format) {
   HistoryFilter f = last_day();
   NullBuf buf;
   std::ostream out(&buf), err(&buf);
-  for (auto _ : state) print_history(dir, f, format, out, err);
+  for (auto _ : state) print_history(dir, f, *parse_enum<OutputFormat>(format), out, err);
   state.counters["bytes_out"] =
       static_cast<double>(buf.n) / static_cast<double>(state.iterations());
 }
