@@ -10,11 +10,9 @@ namespace {
 using namespace fixtures;
 using std::chrono::hours;
 using std::chrono::milliseconds;
-using std::chrono::seconds;
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
