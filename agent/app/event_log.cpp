@@ -5,7 +5,9 @@
 #include "agent/state/alert_rules.hpp"
 
 namespace mobasher {
+namespace {
 
+// The config's unit globs for messages: "archiver@*.service, recorder@*.service".
 std::string unit_globs(const Config& c) {
   std::string out;
   for (const auto& g : c.groups) {
@@ -15,8 +17,6 @@ std::string unit_globs(const Config& c) {
   }
   return out.empty() ? "(no groups configured)" : out;
 }
-
-namespace {
 
 void log_event(const UnitEvent& e) {
   switch (e.kind) {

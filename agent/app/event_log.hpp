@@ -20,7 +20,4 @@ class EventLog {
   bool first_ = true, had_units_ = false;
 };
 
-// The config's unit globs for messages: "archiver@*.service, recorder@*.service".
-std::string unit_globs(const Config& c);
-
 }  // namespace mobasher
