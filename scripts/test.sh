@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the whole test suite: first the cheap checks (the
 # layers of the source folders, the format); then the integration tests in a normal (optimised)
-# build; then, in an AddressSanitizer + UndefinedBehaviorSanitizer build, the unit tests and the
-# integration tests labelled "asan" (tests/integration/CMakeLists.txt); last, the benchmarks are
-# compiled so that they cannot rot. Each phase prints its time.
+# build, while an AddressSanitizer + UndefinedBehaviorSanitizer tree and the benchmarks compile
+# at idle priority; then, in the sanitizer tree, the unit tests and the integration tests
+# labelled "asan" (tests/integration/CMakeLists.txt). The benchmarks are compiled so that they
+# cannot rot (bench/run.sh runs them). Each phase prints its time.
 # Must run as root: the integration tests make real cgroups and processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,21 +22,6 @@ configure() {  # BUILD_DIR CMAKE_ARGS...: with Ninja; a tree made by another gen
     rm -rf "$dir"
   fi
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-}
-
-run_suite() {  # BUILD_DIR LABEL_REGEX "TARGETS" CMAKE_ARGS...
-  local dir=$1 labels=$2 targets=$3; shift 3
-  configure "$dir" "$@"
-  # shellcheck disable=SC2086 # the target list is split on purpose
-  cmake --build "$dir" -j"$jobs" --target $targets
-  # The GoogleTest binary runs once, as one process: through ctest it would start once per test
-  # (under ASan about a second each). Its tests are the ones named with a capital letter
-  # (Suite.Name); ctest runs the rest: integration tests RUN_SERIAL (real cgroups, real systemd).
-  if [[ $targets == *mobasher-unit-tests* ]]; then
-    "$dir/tests/mobasher-unit-tests" --gtest_brief=1
-  fi
-  ctest --test-dir "$dir" -j"$jobs" -L "$labels" -E '^[A-Z]' --output-on-failure --timeout 600 \
-    --no-tests=error
 }
 
 phase_start=$SECONDS
@@ -61,15 +47,53 @@ fi
 # -g1: line tables only, enough for a sanitizer's stack trace; full debug info doubles the time
 # of every compile. Each tree builds only what its tests run (docs/TESTING.md "CI time").
 agents="mobasher-agent mobasher-leaker mobasher-systemd-tests"
-phase "normal build + integration tests"
-run_suite build 'integration' "$agents" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
-phase "ASan + UBSan build + unit tests + asan integration tests"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan 'unit|asan' "mobasher-unit-tests $agents" -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS_DEBUG="-g1" -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
-phase "benchmarks build (compiled, not run: bench/run.sh runs them)"
-configure build -DMOBASHER_BENCH=ON
-cmake --build build -j"$jobs" --target mobasher-benchmarks
+asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+phase "normal build"
+configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=ON
+# shellcheck disable=SC2086 # the target list is split on purpose
+cmake --build build -j"$jobs" --target $agents
+
+# The integration tests mostly wait (leakers grow, units restart, timers fire), so the sanitizer
+# tree and the benchmarks compile meanwhile, at idle CPU and I/O priority: a test's processes
+# always come first. The build is its own session so that a failing test can stop all of it.
+bg_log=build/background-build.log
+bg_build() {
+  local t0=$SECONDS
+  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1" \
+    -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
+  # shellcheck disable=SC2086
+  cmake --build build-asan -j"$jobs" --target mobasher-unit-tests $agents
+  echo "=== ASan + UBSan build took $((SECONDS - t0))s (in the background) ==="
+  t0=$SECONDS
+  cmake --build build -j"$jobs" --target mobasher-benchmarks
+  echo "=== benchmarks build (compiled, not run: bench/run.sh runs them) took $((SECONDS - t0))s (in the background) ==="
+}
+export -f bg_build configure
+export agents jobs
+setsid chrt --idle 0 ionice -c 3 nice -n 19 bash -c 'set -euo pipefail; bg_build' >"$bg_log" 2>&1 &
+bg_pid=$!
+stop_bg() { kill -- -"$bg_pid" 2>/dev/null || true; }
+trap stop_bg EXIT
+
+phase "integration tests (normal build; the ASan tree and the benchmarks compile meanwhile)"
+# Tests labelled asan run in the sanitizer tree only: the same script, under stricter checks.
+ctest --test-dir build -L integration -LE asan --output-on-failure --timeout 600 --no-tests=error
+phase "waiting for the background build"
+if ! wait "$bg_pid"; then
+  tail -n 60 "$bg_log"
+  echo "test.sh: the background build failed (whole log: $bg_log)"
+  exit 1
+fi
+trap - EXIT
+grep '^===' "$bg_log"
+phase "ASan + UBSan unit tests + asan integration tests"
+# The GoogleTest binary runs once, as one process: through ctest it would start once per test
+# (under ASan about a second each). Its tests are the ones named with a capital letter
+# (Suite.Name); ctest runs the rest: integration tests RUN_SERIAL (real cgroups, real systemd).
+env "${asan_env[@]}" build-asan/tests/mobasher-unit-tests --gtest_brief=1
+env "${asan_env[@]}" ctest --test-dir build-asan -j"$jobs" -L 'unit|asan' -E '^[A-Z]' \
+  --output-on-failure --timeout 600 --no-tests=error
 phase ""
 echo "all suites passed in $((SECONDS - start))s"
