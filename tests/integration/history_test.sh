@@ -252,11 +252,12 @@ agent_serving() {
 }
 
 # history_json STATE OUT: `history --format json` of the last 10 minutes into OUT (stderr in
-# OUT.err), and OUT.tsv: one "unix-ts<TAB>type<TAB>unit" line per record, for the counts below.
+# OUT.err), and OUT.tsv: one "unix-ts<TAB>type<TAB>unit<TAB>alert" line per record, for the counts
+# below.
 history_json() {
   local rc
   "$AGENT" history --state-dir "$1" --since 10m --format json >"$2" 2>"$2.err"; rc=$?
-  jq -r '.[] | [((.ts[0:19] + "Z" | fromdateiso8601) + (.ts[20:23] | tonumber) / 1000), .type, (.unit // "")] | @tsv' \
+  jq -r '.[] | [((.ts[0:19] + "Z" | fromdateiso8601) + (.ts[20:23] | tonumber) / 1000), .type, (.unit // ""), (.alert // "")] | @tsv' \
     "$2" >"$2.tsv" 2>/dev/null || : >"$2.tsv"
   return "$rc"
 }
@@ -283,8 +284,9 @@ history_ok() {
 }
 # count FILE FROM TO [TYPE] [UNIT]: records of FILE (read by history_json) with FROM <= ts < TO.
 count() {
-  awk -F'\t' -v lo="$2" -v hi="$3" -v ty="${4:-}" -v un="${5:-}" \
-    '$1 + 0 >= lo + 0 && $1 + 0 < hi + 0 && (ty == "" || $2 == ty) && (un == "" || $3 == un) { n++ }
+  awk -F'\t' -v lo="$2" -v hi="$3" -v ty="${4:-}" -v un="${5:-}" -v al="${6:-}" \
+    '$1 + 0 >= lo + 0 && $1 + 0 < hi + 0 && (ty == "" || $2 == ty) && (un == "" || $3 == un) &&
+     (al == "" || $4 == al) { n++ }
      END { print n + 0 }' "$1.tsv"
 }
 newest() {  # FILE FROM TO: Unix ts of the newest record in the range, or empty
@@ -584,10 +586,12 @@ part_diskfull() {
   read -r gap n < <(max_gap "$WORK/hist-full.json" "$u" 0 1e12)
   num_ge 3 "$gap" && pass "(diskfull) no gap: the $n samples of $u are at most $gap s apart (interval 1 s)" ||
     fail "(diskfull) a gap of $gap s between samples of $u (want <= 3 s: the samples taken while the disk was full must be kept)"
-  n=$(count "$WORK/hist-full.json" "$t_seen" "$t_free" alert_firing "$u")
-  v=$(count "$WORK/hist-full.json" "$t_seen" "$t_free" alert_resolved "$u")
-  [[ $n == 1 && $v == 1 ]] && pass "(diskfull) the alert_firing and alert_resolved events of the full-disk time are in the history" ||
-    fail "(diskfull) alert_firing=$n alert_resolved=$v events of $u in the full-disk time (want 1 and 1)"
+  # Only $alert's: the extra leaker's jump can also make a short MobasherUnitMemoryExhaustionPredicted
+  # when a busy machine spreads it over two scans.
+  n=$(count "$WORK/hist-full.json" "$t_seen" "$t_free" alert_firing "$u" "$alert")
+  v=$(count "$WORK/hist-full.json" "$t_seen" "$t_free" alert_resolved "$u" "$alert")
+  [[ $n == 1 && $v == 1 ]] && pass "(diskfull) the $alert alert_firing and alert_resolved events of the full-disk time are in the history" ||
+    fail "(diskfull) $alert: alert_firing=$n alert_resolved=$v events of $u in the full-disk time (want 1 and 1; all alert events: $(awk -F'\t' '$2 ~ /^alert/ { printf "%s %s %s; ", $1, $2, $4 }' "$WORK/hist-full.json.tsv"))"
 
   # --- read-only --------------------------------------------------------------------------------
   local prev="$WORK/hist-full.json.lines" t_ro t_rw
