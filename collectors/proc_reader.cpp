@@ -176,29 +176,33 @@ void ProcReader::close_entry(Open& e) {
   e.stat_fd = e.status_fd = -1;
 }
 
-std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
+// The cached descriptors of pid's stat and status, opened on first use; end() if it is gone.
+std::unordered_map<pid_t, ProcReader::Open>::iterator ProcReader::open_entry(pid_t pid) {
   auto it = open_.find(pid);
+  if (it != open_.end()) return it;
+  Open e;
+  auto dir = root_ / std::to_string(pid);
+  e.stat_fd = open_ro(dir / "stat");
+  if (e.stat_fd < 0) return open_.end();
+  e.status_fd = open_ro(dir / "status");
+  if (e.status_fd < 0) {
+    close_entry(e);
+    return open_.end();
+  }
+  return open_.emplace(pid, e).first;
+}
+
+std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
   // Two attempts: a cached descriptor may belong to an exited process whose PID was reused.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (it == open_.end()) {
-      Open e;
-      auto dir = root_ / std::to_string(pid);
-      e.stat_fd = open_ro(dir / "stat");
-      if (e.stat_fd < 0) return std::nullopt;
-      e.status_fd = open_ro(dir / "status");
-      if (e.status_fd < 0) {
-        close_entry(e);
-        return std::nullopt;
-      }
-      it = open_.emplace(pid, e).first;
-    }
+    auto it = open_entry(pid);
+    if (it == open_.end()) return std::nullopt;
     Open& e = it->second;
     auto stat_text = pread_whole(e.stat_fd, buf_);
     std::optional<ProcStat> st = stat_text ? parse_proc_stat(*stat_text) : std::nullopt;
     if (!stat_text || (e.id.start_time != 0 && st && st->start_time != e.id.start_time)) {
       close_entry(e);
       open_.erase(it);
-      it = open_.end();
       continue;
     }
     if (!st || st->state == 'Z') {
@@ -213,26 +217,10 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
       return std::nullopt;
     }
     auto status = parse_proc_status(*status_text);
-    if (!status) {
-      e.seen = true;
-      return std::nullopt;
-    }
-    e.id = {pid, st->start_time};
     e.seen = true;
-    ProcessSample s;
-    s.id = e.id;
-    s.ppid = st->ppid;
-    s.comm = std::move(st->comm);
-    s.rss_anon = status->rss_anon;
-    s.rss_file = status->rss_file;
-    s.rss_shmem = status->rss_shmem;
-    s.swap = status->swap;
-    s.start_time_seconds = clock_.unix_seconds(st->start_time);
-    s.start_boot_seconds = clock_.since_boot(st->start_time);
-    if (with_pss) {
-      if (auto text = read_small_file(root_ / std::to_string(pid) / "smaps_rollup"))
-        s.pss = parse_smaps_rollup_pss(*text);
-    }
+    if (!status) return std::nullopt;
+    e.id = {pid, st->start_time};
+    ProcessSample s = make_sample(e.id, std::move(*st), *status, with_pss);
     if (open_.size() > max_open_) {  // cache full: this one was read once, stay bounded
       close_entry(it->second);
       open_.erase(it);
@@ -240,6 +228,25 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
     return s;
   }
   return std::nullopt;
+}
+
+ProcessSample ProcReader::make_sample(ProcessId id, ProcStat st, const ProcStatus& status,
+                                      bool with_pss) const {
+  ProcessSample s;
+  s.id = id;
+  s.ppid = st.ppid;
+  s.comm = std::move(st.comm);
+  s.rss_anon = status.rss_anon;
+  s.rss_file = status.rss_file;
+  s.rss_shmem = status.rss_shmem;
+  s.swap = status.swap;
+  s.start_time_seconds = clock_.unix_seconds(st.start_time);
+  s.start_boot_seconds = clock_.since_boot(st.start_time);
+  if (with_pss) {
+    if (auto text = read_small_file(root_ / std::to_string(id.pid) / "smaps_rollup"))
+      s.pss = parse_smaps_rollup_pss(*text);
+  }
+  return s;
 }
 
 void ProcReader::end_scan() {

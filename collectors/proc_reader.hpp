@@ -87,6 +87,9 @@ class ProcReader {
     bool seen = false;
   };
   void close_entry(Open& e);
+  std::unordered_map<pid_t, Open>::iterator open_entry(pid_t pid);
+  ProcessSample make_sample(ProcessId id, ProcStat st, const ProcStatus& status,
+                            bool with_pss) const;
 
   std::filesystem::path root_;
   size_t max_open_;

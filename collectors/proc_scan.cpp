@@ -79,9 +79,23 @@ int ProcScan::match(const Entry& e, std::string& channel) {
 }
 
 std::vector<MatchedTree> ProcScan::scan() {
+  std::vector<Entry> all = read_all();
+  seen_ = all.size();
+  std::vector<MatchedTree> out = trees(all);
+  for (auto it = cmdlines_.begin(); it != cmdlines_.end();) {  // forget exited processes
+    if (!it->second.seen)
+      it = cmdlines_.erase(it);
+    else
+      (it++)->second.seen = false;
+  }
+  return out;
+}
+
+// Every live process's PID, parent, start time and comm (one read of /proc/PID/stat each).
+std::vector<ProcScan::Entry> ProcScan::read_all() const {
   std::vector<Entry> all;
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(root_.c_str()), ::closedir);
-  if (!dir) return {};
+  if (!dir) return all;
   int dirfd = ::dirfd(dir.get());
   std::string buf, rel;
   while (dirent* d = ::readdir(dir.get())) {
@@ -93,8 +107,13 @@ std::vector<MatchedTree> ProcScan::scan() {
     if (!st || st->state == 'Z') continue;
     all.push_back({pid, st->ppid, st->start_time, std::move(st->comm)});
   }
-  seen_ = all.size();
+  return all;
+}
 
+// The trees of the matching processes that have no matching ancestor, each with its
+// descendants; trees that name the same channel of the same group are one unit (e.g. a script
+// that runs one process per stream of a channel).
+std::vector<MatchedTree> ProcScan::trees(const std::vector<Entry>& all) {
   std::unordered_map<pid_t, size_t> index;
   std::unordered_map<pid_t, std::vector<size_t>> children;
   index.reserve(all.size());
@@ -106,24 +125,20 @@ std::vector<MatchedTree> ProcScan::scan() {
   std::vector<std::string> channels(all.size());
   for (size_t i = 0; i < all.size(); ++i) matched[i] = match(all[i], channels[i]);
 
-  std::vector<MatchedTree> out;
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (matched[i] < 0) continue;
-    // A matched process below another matched one belongs to that one's tree.
-    bool nested = false;
+  // A matched process below another matched one belongs to that one's tree.
+  auto nested = [&](size_t i) {
     pid_t p = all[i].ppid;
     for (int hops = 0; hops < 64 && p > 1; ++hops) {
       auto it = index.find(p);
-      if (it == index.end()) break;
-      if (matched[it->second] >= 0) {
-        nested = true;
-        break;
-      }
+      if (it == index.end()) return false;
+      if (matched[it->second] >= 0) return true;
       p = all[it->second].ppid;
     }
-    if (nested) continue;
-    // Trees that name the same channel of the same group are one unit (e.g. a script that runs
-    // one process per stream of a channel).
+    return false;
+  };
+  std::vector<MatchedTree> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (matched[i] < 0 || nested(i)) continue;
     const std::string& group = groups_[static_cast<size_t>(matched[i])].group;
     auto same = std::find_if(out.begin(), out.end(),
                              [&](auto& t) { return t.group == group && t.channel == channels[i]; });
@@ -137,12 +152,6 @@ std::vector<MatchedTree> ProcScan::scan() {
       if (auto it = children.find(all[cur].pid); it != children.end())
         todo.insert(todo.end(), it->second.begin(), it->second.end());
     }
-  }
-  for (auto it = cmdlines_.begin(); it != cmdlines_.end();) {
-    if (!it->second.seen)
-      it = cmdlines_.erase(it);
-    else
-      (it++)->second.seen = false;
   }
   return out;
 }

@@ -42,6 +42,8 @@ class ProcScan {
   };
   const std::string& cmdline(const Entry& e);
   int match(const Entry& e, std::string& channel);  // group index or -1
+  std::vector<Entry> read_all() const;
+  std::vector<MatchedTree> trees(const std::vector<Entry>& all);
 
   std::filesystem::path root_;
   std::vector<MatchGroup> groups_;

@@ -7,7 +7,7 @@ set -euo pipefail
 
 BUILD=(g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev zlib1g-dev libsystemd-dev)
-TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format
+TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
   prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3 chromium time
   systemd dbus-daemon dbus-bin polkitd)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the whole test suite: first the cheap checks (the
-# layers of the source folders, the format); then the integration tests in a normal (optimised)
-# build, while an AddressSanitizer + UndefinedBehaviorSanitizer tree and the benchmarks compile
-# at idle priority; then, in the sanitizer tree, the unit tests and the integration tests
-# labelled "asan" (tests/integration/CMakeLists.txt). The benchmarks are compiled so that they
-# cannot rot (bench/run.sh runs them). Each phase prints its time.
+# layers of the source folders, functions over 60 lines without a reason, the format); then the
+# integration tests in a normal (optimised) build, while an AddressSanitizer +
+# UndefinedBehaviorSanitizer tree and the benchmarks compile at idle priority; then, in the
+# sanitizer tree, the unit tests and the integration tests labelled "asan"
+# (tests/integration/CMakeLists.txt). The benchmarks are compiled so that they cannot rot
+# (bench/run.sh runs them). Each phase prints its time.
 # Must run as root: the integration tests make real cgroups and processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,9 @@ phase() {  # NAME: ends the previous phase (its time printed), starts the next
 
 phase "install"
 scripts/install-deps.sh --test
-phase "layer check"
+phase "layer and function-length checks"
 scripts/check-layers.sh
+scripts/check-function-length.sh
 phase "format check"
 sources() { find agent collectors exporters tests bench \( -name '*.cpp' -o -name '*.hpp' \) -print0; }
 unformatted=$(sources | xargs -0 clang-format --dry-run 2>&1 | grep -c 'warning:' || true)

@@ -57,6 +57,82 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 )";
 }
 
+namespace {
+
+// One flag: false when `a` is not one of them. take() returns its value (the next argument or
+// what follows '='), no_value() refuses a value. The command-specific flags go into `given`.
+template <typename Take, typename NoValue>
+bool apply_flag(CliOptions& o, const std::string& a, Take&& take, NoValue&& no_value,
+                std::set<std::string>& given) {
+  if (a == "-h" || a == "--help") {
+    o.help = true;
+  } else if (a == "--config") {
+    o.config = take();
+  } else if (a == "--listen") {
+    o.listen = take();
+  } else if (a == "--proc-root") {
+    o.proc_root = take();
+  } else if (a == "--cgroup-root") {
+    o.cgroup_root = take();
+  } else if (a == "--state-dir") {
+    o.state_dir = take();
+  } else if (a == "--log-level") {
+    o.log_level = take();
+    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+    if (!kLevels.count(o.log_level))
+      throw CliError("--log-level: \"" + o.log_level +
+                     "\" is not one of trace, debug, info, warn, error");
+  } else if (a == "--format") {
+    std::string format = take();
+    auto parsed = parse_enum<OutputFormat>(format);
+    if (!parsed)
+      throw CliError("--format: \"" + format + "\" is not one of " + enum_choices<OutputFormat>());
+    o.format = *parsed;
+    given.insert(a);
+  } else if (a == "--color") {
+    o.color = take();
+    if (o.color != "auto" && o.color != "always" && o.color != "never")
+      throw CliError("--color: \"" + o.color + "\" is not one of auto, always, never");
+    given.insert(a);
+  } else if (a == "--unit") {
+    o.unit = take();
+    if (o.unit->empty()) throw CliError("--unit needs a unit name (archiver@ch1)");
+    given.insert(a);
+  } else if (a == "--since") {
+    o.since = take(), given.insert(a);
+  } else if (a == "--until") {
+    o.until = take(), given.insert(a);
+  } else if (a == "--dry-run") {
+    no_value(), o.dry_run = true;
+  } else if (a == "--local") {
+    no_value(), o.local = true;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Flags that only go with some commands, and what a command needs.
+void check_combinations(CliOptions& o, const std::set<std::string>& given) {
+  if (o.command == "check-config" && o.check_file.empty()) {
+    if (!o.config) throw CliError("check-config needs a FILE (or --config FILE)");
+    o.check_file = *o.config;
+  }
+  if (o.local && o.command != "status") throw CliError("--local only goes with status");
+  bool shows = o.command == "status" || o.command == "history";
+  for (const char* f : {"--unit", "--since", "--until"})
+    if (given.count(f) && o.command != "history")
+      throw CliError(std::string(f) + " only goes with history");
+  for (const char* f : {"--format", "--color"})
+    if (given.count(f) && !shows)
+      throw CliError(std::string(f) + " only goes with status and history");
+  if (o.command == "status" && o.format == OutputFormat::csv)
+    throw CliError("--format: status prints table or json, not csv");
+  if (o.command == "history") history_filter(o, std::chrono::system_clock::now());  // checks WHEN
+}
+
+}  // namespace
+
 CliOptions parse_cli(const std::vector<std::string>& args) {
   static const std::set<std::string> kCommands = {"run",     "once",         "status",
                                                   "history", "check-config", "version"};
@@ -81,49 +157,8 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
     auto no_value = [&]() {
       if (inline_value) throw CliError(a + " takes no value");
     };
-    if (a == "-h" || a == "--help")
-      o.help = true;
-    else if (a == "--config")
-      o.config = take();
-    else if (a == "--listen")
-      o.listen = take();
-    else if (a == "--proc-root")
-      o.proc_root = take();
-    else if (a == "--cgroup-root")
-      o.cgroup_root = take();
-    else if (a == "--state-dir")
-      o.state_dir = take();
-    else if (a == "--log-level") {
-      o.log_level = take();
-      static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-      if (!kLevels.count(o.log_level))
-        throw CliError("--log-level: \"" + o.log_level +
-                       "\" is not one of trace, debug, info, warn, error");
-    } else if (a == "--format") {
-      std::string format = take();
-      auto parsed = parse_enum<OutputFormat>(format);
-      if (!parsed)
-        throw CliError("--format: \"" + format + "\" is not one of " +
-                       enum_choices<OutputFormat>());
-      o.format = *parsed;
-      given.insert(a);
-    } else if (a == "--color") {
-      o.color = take();
-      if (o.color != "auto" && o.color != "always" && o.color != "never")
-        throw CliError("--color: \"" + o.color + "\" is not one of auto, always, never");
-      given.insert(a);
-    } else if (a == "--unit") {
-      o.unit = take();
-      if (o.unit->empty()) throw CliError("--unit needs a unit name (archiver@ch1)");
-      given.insert(a);
-    } else if (a == "--since")
-      o.since = take(), given.insert(a);
-    else if (a == "--until")
-      o.until = take(), given.insert(a);
-    else if (a == "--dry-run")
-      no_value(), o.dry_run = true;
-    else if (a == "--local")
-      no_value(), o.local = true;
+    if (apply_flag(o, a, take, no_value, given))
+      continue;
     else if (a.rfind("-", 0) == 0)
       throw CliError("unknown flag " + a);
     else if (!have_command && kCommands.count(a))
@@ -135,21 +170,7 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
     else
       throw CliError("unexpected argument \"" + a + "\"");
   }
-  if (o.command == "check-config" && o.check_file.empty()) {
-    if (!o.config) throw CliError("check-config needs a FILE (or --config FILE)");
-    o.check_file = *o.config;
-  }
-  if (o.local && o.command != "status") throw CliError("--local only goes with status");
-  bool shows = o.command == "status" || o.command == "history";
-  for (const char* f : {"--unit", "--since", "--until"})
-    if (given.count(f) && o.command != "history")
-      throw CliError(std::string(f) + " only goes with history");
-  for (const char* f : {"--format", "--color"})
-    if (given.count(f) && !shows)
-      throw CliError(std::string(f) + " only goes with status and history");
-  if (o.command == "status" && o.format == OutputFormat::csv)
-    throw CliError("--format: status prints table or json, not csv");
-  if (o.command == "history") history_filter(o, std::chrono::system_clock::now());  // checks WHEN
+  check_combinations(o, given);
   return o;
 }
 

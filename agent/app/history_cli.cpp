@@ -133,6 +133,87 @@ struct TableWriter {
   }
 };
 
+// Prints records in one format as they are read; counts what it printed and what it could not
+// parse.
+struct RecordPrinter {
+  OutputFormat format;
+  TableWriter table;
+  std::ostream& out;
+  size_t printed = 0, unparsable = 0;
+
+  void header() {
+    if (format == OutputFormat::table) {
+      std::vector<std::string> head = {"TIME",  "TYPE",  "RSS",   "SWAP",
+                                       "USAGE", "LIMIT", "PROCS", "DETAIL"};
+      if (table.with_unit) head.insert(head.begin() + 1, "UNIT");
+      table.line(head, ansi::bold);
+    } else if (format == OutputFormat::csv) {
+      out << "ts,type,unit,rss,swap,usage,working_set,limit,processes,top_pid,top_comm,top_rss,"
+             "detail\n";
+    } else {
+      out << "[";
+    }
+  }
+
+  bool print(std::string_view line) {
+    if (format == OutputFormat::json) {  // the stored line as it is, once it is known to be JSON
+      if (!ojson::accept(line)) {
+        ++unparsable;
+        return true;
+      }
+      out << (printed++ ? ",\n" : "\n") << line;
+      return static_cast<bool>(out);
+    }
+    ojson r = ojson::parse(line, nullptr, false);
+    if (r.is_discarded() || !r.is_object() || !r.contains("ts") || !r["ts"].is_string() ||
+        !r.contains("type") || !r["type"].is_string()) {
+      ++unparsable;
+      return true;
+    }
+    if (format == OutputFormat::csv)
+      csv_row(r);
+    else
+      table_row(r);
+    ++printed;
+    return static_cast<bool>(out);
+  }
+
+  void footer() {
+    if (format == OutputFormat::json) out << (printed ? "\n]\n" : "]\n");
+    out.flush();
+  }
+
+ private:
+  void csv_row(const ojson& r) {
+    const ojson top = r.contains("top") && r["top"].is_object() ? r["top"] : ojson::object();
+    out << csv_field(r["ts"]) << ',' << csv_field(r["type"]) << ','
+        << csv_field(r.value("unit", "")) << ',' << csv_number(r, "rss") << ','
+        << csv_number(r, "swap") << ',' << csv_number(r, "usage") << ','
+        << csv_number(r, "working_set") << ',' << csv_number(r, "limit") << ','
+        << csv_number(r, "processes") << ',' << csv_number(top, "pid") << ','
+        << csv_field(top.value("comm", "")) << ',' << csv_number(top, "rss") << ','
+        << csv_field(detail_fields(r, false)) << "\n";
+  }
+
+  void table_row(const ojson& r) {
+    std::string type = r["type"], unit = r.value("unit", "");
+    std::string detail = type == "sample" ? top_text(r) : "";
+    std::string rest = detail_fields(r, true);
+    if (!rest.empty()) detail += (detail.empty() ? "" : " ") + rest;
+    auto procs = number(r, "processes");
+    std::vector<std::string> cells = {table_time(r["ts"]),
+                                      type,
+                                      size_cell(r, "rss"),
+                                      size_cell(r, "swap"),
+                                      size_cell(r, "usage"),
+                                      size_cell(r, "limit"),
+                                      procs ? std::to_string(*procs) : "-",
+                                      detail};
+    if (table.with_unit) cells.insert(cells.begin() + 1, unit.empty() ? "-" : unit);
+    table.line(cells, tone_code(record_tone(r)));
+  }
+};
+
 std::string describe_range(const HistoryFilter& f, const std::string& unit) {
   std::string s = unit.empty() ? "" : " of " + unit;
   s += " from " + format_rfc3339(f.since);
@@ -169,87 +250,30 @@ int print_history(const std::filesystem::path& dir, const HistoryFilter& filter,
     err << "no history in " << dir.string() << "\n";
     return 1;
   }
-  bool with_unit = filter.unit.empty();
-  TableWriter table{with_unit, color, out};
-  if (format == OutputFormat::table) {
-    std::vector<std::string> head = {"TIME",  "TYPE",  "RSS",   "SWAP",
-                                     "USAGE", "LIMIT", "PROCS", "DETAIL"};
-    if (with_unit) head.insert(head.begin() + 1, "UNIT");
-    table.line(head, ansi::bold);
-  } else if (format == OutputFormat::csv) {
-    out << "ts,type,unit,rss,swap,usage,working_set,limit,processes,top_pid,top_comm,top_rss,"
-           "detail\n";
-  } else {
-    out << "[";
-  }
-
-  size_t printed = 0, unparsable = 0;
-  auto sink = [&](std::string_view line) {
-    if (format == OutputFormat::json) {  // the stored line as it is, once it is known to be JSON
-      if (!ojson::accept(line)) {
-        ++unparsable;
-        return true;
-      }
-      out << (printed++ ? ",\n" : "\n") << line;
-      return static_cast<bool>(out);
-    }
-    ojson r = ojson::parse(line, nullptr, false);
-    if (r.is_discarded() || !r.is_object() || !r.contains("ts") || !r["ts"].is_string() ||
-        !r.contains("type") || !r["type"].is_string()) {
-      ++unparsable;
-      return true;
-    }
-    std::string ts = r["ts"], type = r["type"], unit = r.value("unit", "");
-    if (format == OutputFormat::csv) {
-      const ojson top = r.contains("top") && r["top"].is_object() ? r["top"] : ojson::object();
-      out << csv_field(ts) << ',' << csv_field(type) << ',' << csv_field(unit) << ','
-          << csv_number(r, "rss") << ',' << csv_number(r, "swap") << ',' << csv_number(r, "usage")
-          << ',' << csv_number(r, "working_set") << ',' << csv_number(r, "limit") << ','
-          << csv_number(r, "processes") << ',' << csv_number(top, "pid") << ','
-          << csv_field(top.value("comm", "")) << ',' << csv_number(top, "rss") << ','
-          << csv_field(detail_fields(r, false)) << "\n";
-    } else {
-      bool sample = type == "sample";
-      std::string detail = sample ? top_text(r) : "";
-      std::string rest = detail_fields(r, true);
-      if (!rest.empty()) detail += (detail.empty() ? "" : " ") + rest;
-      auto procs = number(r, "processes");
-      std::vector<std::string> cells = {table_time(ts),
-                                        type,
-                                        size_cell(r, "rss"),
-                                        size_cell(r, "swap"),
-                                        size_cell(r, "usage"),
-                                        size_cell(r, "limit"),
-                                        procs ? std::to_string(*procs) : "-",
-                                        detail};
-      if (with_unit) cells.insert(cells.begin() + 1, unit.empty() ? "-" : unit);
-      table.line(cells, tone_code(record_tone(r)));
-    }
-    ++printed;
-    return static_cast<bool>(out);
-  };
+  RecordPrinter printer{format, TableWriter{filter.unit.empty(), color, out}, out};
+  printer.header();
+  auto sink = [&](std::string_view line) { return printer.print(line); };
 
   // archiver@ch1 is archiver@ch1.service; only if that has nothing, a /proc-fallback unit
   // named exactly archiver@ch1. Nothing has been printed when the second pass starts.
   HistoryFilter f = filter;
   if (!f.unit.empty()) f.unit = history_unit_name(filter.unit);
   HistoryReadStats stats = read_history(dir, f, sink);
-  if (printed == 0 && unparsable == 0 && f.unit != filter.unit) {
+  if (printer.printed == 0 && printer.unparsable == 0 && f.unit != filter.unit) {
     f.unit = filter.unit;
     HistoryReadStats second = read_history(dir, f, sink);
-    if (printed > 0)
+    if (printer.printed > 0)
       stats = std::move(second);
     else
       f.unit = history_unit_name(filter.unit);
   }
-  if (format == OutputFormat::json) out << (printed ? "\n]\n" : "]\n");
-  out.flush();
+  printer.footer();
 
   for (const auto& e : stats.errors) err << "history: " << e << "\n";
-  if (size_t skipped = stats.bad_lines + unparsable)
+  if (size_t skipped = stats.bad_lines + printer.unparsable)
     err << "history: " << skipped << " unreadable record" << (skipped == 1 ? "" : "s")
         << " skipped\n";
-  if (printed == 0) err << "(no records" << describe_range(f, f.unit) << ")\n";
+  if (printer.printed == 0) err << "(no records" << describe_range(f, f.unit) << ")\n";
   return !stats.errors.empty() && stats.files == 0 ? 1 : 0;
 }
 

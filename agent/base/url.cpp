@@ -11,6 +11,30 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+// "host", "host:port", "[v6]" or "[v6]:port" into host and port (empty when not given).
+bool split_authority(std::string_view authority, const std::string& quoted, std::string& host,
+                     std::string_view& port, std::string& error) {
+  if (!authority.starts_with('[')) {
+    auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    return true;
+  }
+  auto close = authority.find(']');
+  if (close == std::string_view::npos) {
+    error = "unterminated [IPv6 address] in " + quoted;
+    return false;
+  }
+  host = authority.substr(1, close - 1);
+  std::string_view after = authority.substr(close + 1);
+  if (!after.empty() && !after.starts_with(':')) {
+    error = "bad port \"" + std::string(after) + "\" in " + quoted;
+    return false;
+  }
+  if (!after.empty()) port = after.substr(1);
+  return true;
+}
+
 }  // namespace
 
 std::string host_port(const ParsedUrl& url) {
@@ -45,24 +69,7 @@ std::optional<ParsedUrl> parse_url(std::string_view url, std::string& error) {
     return std::nullopt;
   }
   std::string_view port;
-  if (authority.starts_with('[')) {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      error = "unterminated [IPv6 address] in " + quoted;
-      return std::nullopt;
-    }
-    out.host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && !after.starts_with(':')) {
-      error = "bad port \"" + std::string(after) + "\" in " + quoted;
-      return std::nullopt;
-    }
-    if (!after.empty()) port = after.substr(1);
-  } else {
-    auto colon = authority.find(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
+  if (!split_authority(authority, quoted, out.host, port, error)) return std::nullopt;
   if (out.host.empty()) {
     error = "missing host in " + quoted;
     return std::nullopt;

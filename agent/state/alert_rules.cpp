@@ -48,6 +48,99 @@ AlertCheck threshold_check(const UnitSample& u, std::string_view level, uint64_t
   return c;
 }
 
+AlertCheck down_check(const UnitSample* u, const std::string& name, bool text) {
+  AlertCheck c;
+  c.on = c.hold = !u || !u->up();
+  if (text) {
+    c.summary = name + " is down";
+    c.description = !u ? name + ": its cgroup is gone, so the unit is stopped or failed and " +
+                             "nothing records this channel; check `systemctl status " + name +
+                             "` and `journalctl -u " + name + "`."
+                       : name + " has no running processes in its cgroup: nothing records this " +
+                             "channel; check `journalctl -u " + name + "`.";
+  }
+  return c;
+}
+
+// The checks below fill c (limit and immediate already set) for a unit that is present.
+void predicted_check(AlertCheck& c, const UnitSample& u, const std::string& name, Measure measure,
+                     bool text) {
+  c.threshold = u.predict_seconds;
+  if (!u.seconds_to_limit || u.predict_seconds <= 0) return;
+  c.value = *u.seconds_to_limit;
+  c.on = c.value <= c.threshold;
+  c.hold = c.value <= c.threshold * (1 + kHysteresis);
+  if (text) {
+    double m = static_cast<double>(u.measured(measure).value_or(0));
+    c.summary =
+        name + ": memory limit " + bytes(*c.limit) + " predicted in ~" + format_seconds(c.value);
+    c.description = name + " (channel " + u.channel + ") uses " + bytes(m) + " and grows " +
+                    bytes(u.growth_bytes_per_second.value_or(0)) + "/s: it reaches its limit of " +
+                    bytes(*c.limit) + " in ~" + format_seconds(c.value) + ", within the " +
+                    format_seconds(c.threshold) + " horizon.";
+  }
+}
+
+void oom_check(AlertCheck& c, const UnitSample& u, const std::string& name, const UnitEvents& ev,
+               double now, bool text) {
+  c.threshold = 0;
+  if (!ev.last_oom_kill) return;
+  double ago = now - *ev.last_oom_kill;
+  c.on = c.hold = ago < kEventWindowSeconds;
+  c.value = static_cast<double>(u.oom_kills_total);
+  if (text) {
+    c.summary = name + ": a process was OOM-killed";
+    c.description = "The kernel OOM-killed a process of " + name + " " + format_seconds(ago) +
+                    " ago (" + std::to_string(u.oom_kills_total) + " OOM kills in all); limit " +
+                    bytes(*c.limit) + ". The recording may have a gap: check `journalctl -u " +
+                    name + "`.";
+  }
+}
+
+void restart_loop_check(AlertCheck& c, const UnitSample& u, const std::string& name,
+                        const UnitEvents& ev, bool text) {
+  c.value = static_cast<double>(ev.restarts_in_window);
+  c.threshold = static_cast<double>(kRestartLoopCount);
+  c.on = c.hold = ev.restarts_in_window >= kRestartLoopCount;
+  if (text) {
+    c.summary =
+        name + " restarted " + std::to_string(ev.restarts_in_window) + " times in 15 minutes";
+    c.description = name + " restarted " + std::to_string(ev.restarts_in_window) +
+                    " times in the last 15 minutes (" + std::to_string(u.oom_kills_total) +
+                    " OOM kills in all): it is crash-looping and the channel is not being "
+                    "recorded reliably.";
+  }
+}
+
+// Sep 15: without a cgroup limit nothing stops a leak before the node runs out of memory, and
+// every percentage silently refers to the configured memory_limit. Value: that fallback.
+void no_limit_check(AlertCheck& c, const UnitSample& u, const std::string& name, bool text) {
+  c.value = *c.limit;
+  c.on = c.hold = u.up() && !u.memory.limit;
+  if (text) {
+    c.summary = name + ": no memory limit, the configured " + bytes(*c.limit) + " is not enforced";
+    c.description = name + " (channel " + u.channel + ") runs with " +
+                    (u.memory.present ? "no memory limit on its cgroup" : "no memory cgroup") +
+                    ": nothing stops its memory before the host runs out, and the agent measures "
+                    "it against the configured memory_limit of " +
+                    bytes(*c.limit) + " instead. Set MemoryMax= on the unit (docs/alerts.md).";
+  }
+}
+
+void action_failed_check(AlertCheck& c, const UnitSample& u, const std::string& name, bool text) {
+  c.value = u.action_failures;
+  c.threshold = 1;
+  c.on = c.hold = u.action_failures > 0;
+  if (text) {
+    c.summary = name + ": the agent's restart failed " + std::to_string(u.action_failures) +
+                (u.action_failures == 1 ? " time" : " times");
+    c.description = u.action_error +
+                    ". The agent backs off and tries again (docs/actions.md); until then the "
+                    "unit keeps running as it is. Resolves when an action succeeds or the unit "
+                    "restarts otherwise.";
+  }
+}
+
 }  // namespace
 
 Severity alert_severity(std::string_view alert) {
@@ -74,19 +167,7 @@ std::string format_alert_value(std::string_view alert, double v) {
 AlertCheck check_unit_alert(Alert alert, const UnitSample* u, std::string_view unit,
                             const UnitEvents& ev, Measure measure, double now, bool text) {
   const std::string name = text ? std::string(unit) : std::string();
-  if (alert == Alert::unit_down) {
-    AlertCheck c;
-    c.on = c.hold = !u || !u->up();
-    if (text) {
-      c.summary = name + " is down";
-      c.description = !u ? name + ": its cgroup is gone, so the unit is stopped or failed and " +
-                               "nothing records this channel; check `systemctl status " + name +
-                               "` and `journalctl -u " + name + "`."
-                         : name + " has no running processes in its cgroup: nothing records this " +
-                               "channel; check `journalctl -u " + name + "`.";
-    }
-    return c;
-  }
+  if (alert == Alert::unit_down) return down_check(u, name, text);
   if (!u) return {};  // a vanished unit holds no other alert: they resolve
   if (alert == Alert::unit_memory_high)
     return threshold_check(*u, "warning", u->warn_bytes, measure, text);
@@ -95,83 +176,29 @@ AlertCheck check_unit_alert(Alert alert, const UnitSample* u, std::string_view u
 
   AlertCheck c;
   c.immediate = alert_info(alert).immediate;
-  double limit = static_cast<double>(u->effective_limit());
-  c.limit = limit;
-  if (alert == Alert::unit_memory_exhaustion_predicted) {
-    c.threshold = u->predict_seconds;
-    if (!u->seconds_to_limit || u->predict_seconds <= 0) return c;
-    c.value = *u->seconds_to_limit;
-    c.on = c.value <= c.threshold;
-    c.hold = c.value <= c.threshold * (1 + kHysteresis);
-    if (text) {
-      double m = static_cast<double>(u->measured(measure).value_or(0));
-      c.summary =
-          name + ": memory limit " + bytes(limit) + " predicted in ~" + format_seconds(c.value);
-      c.description = name + " (channel " + u->channel + ") uses " + bytes(m) + " and grows " +
-                      bytes(u->growth_bytes_per_second.value_or(0)) +
-                      "/s: it reaches its limit of " + bytes(limit) + " in ~" +
-                      format_seconds(c.value) + ", within the " + format_seconds(c.threshold) +
-                      " horizon.";
-    }
-    return c;
-  }
-  if (alert == Alert::unit_oom_killed) {
-    c.threshold = 0;
-    if (!ev.last_oom_kill) return c;
-    double ago = now - *ev.last_oom_kill;
-    c.on = c.hold = ago < kEventWindowSeconds;
-    c.value = static_cast<double>(u->oom_kills_total);
-    if (text) {
-      c.summary = name + ": a process was OOM-killed";
-      c.description = "The kernel OOM-killed a process of " + name + " " + format_seconds(ago) +
-                      " ago (" + std::to_string(u->oom_kills_total) + " OOM kills in all); limit " +
-                      bytes(limit) + ". The recording may have a gap: check `journalctl -u " +
-                      name + "`.";
-    }
-    return c;
-  }
-  if (alert == Alert::unit_restart_loop) {
-    c.value = static_cast<double>(ev.restarts_in_window);
-    c.threshold = static_cast<double>(kRestartLoopCount);
-    c.on = c.hold = ev.restarts_in_window >= kRestartLoopCount;
-    if (text) {
-      c.summary =
-          name + " restarted " + std::to_string(ev.restarts_in_window) + " times in 15 minutes";
-      c.description = name + " restarted " + std::to_string(ev.restarts_in_window) +
-                      " times in the last 15 minutes (" + std::to_string(u->oom_kills_total) +
-                      " OOM kills in all): it is crash-looping and the channel is not being "
-                      "recorded reliably.";
-    }
-    return c;
-  }
-  if (alert == Alert::unit_no_memory_limit) {
-    // Sep 15: without a cgroup limit nothing stops a leak before the node runs out of memory,
-    // and every percentage silently refers to the configured memory_limit. Value: that fallback.
-    c.value = limit;
-    c.on = c.hold = u->up() && !u->memory.limit;
-    if (text) {
-      c.summary = name + ": no memory limit, the configured " + bytes(limit) + " is not enforced";
-      c.description = name + " (channel " + u->channel + ") runs with " +
-                      (u->memory.present ? "no memory limit on its cgroup" : "no memory cgroup") +
-                      ": nothing stops its memory before the host runs out, and the agent measures "
-                      "it against the configured memory_limit of " +
-                      bytes(limit) + " instead. Set MemoryMax= on the unit (docs/alerts.md).";
-    }
-    return c;
-  }
-  if (alert == Alert::unit_action_failed) {
-    c.value = u->action_failures;
-    c.threshold = 1;
-    c.on = c.hold = u->action_failures > 0;
-    if (text) {
-      c.summary = name + ": the agent's restart failed " + std::to_string(u->action_failures) +
-                  (u->action_failures == 1 ? " time" : " times");
-      c.description = u->action_error +
-                      ". The agent backs off and tries again (docs/actions.md); until then the "
-                      "unit keeps running as it is. Resolves when an action succeeds or the unit "
-                      "restarts otherwise.";
-    }
-    return c;
+  c.limit = static_cast<double>(u->effective_limit());
+  switch (alert) {
+    case Alert::unit_memory_exhaustion_predicted:
+      predicted_check(c, *u, name, measure, text);
+      break;
+    case Alert::unit_oom_killed:
+      oom_check(c, *u, name, ev, now, text);
+      break;
+    case Alert::unit_restart_loop:
+      restart_loop_check(c, *u, name, ev, text);
+      break;
+    case Alert::unit_no_memory_limit:
+      no_limit_check(c, *u, name, text);
+      break;
+    case Alert::unit_action_failed:
+      action_failed_check(c, *u, name, text);
+      break;
+    case Alert::unit_down:
+    case Alert::unit_memory_high:
+    case Alert::unit_memory_critical:
+    case Alert::node_memory_low:
+    case Alert::node_swap_high:
+      break;
   }
   return c;
 }

@@ -183,8 +183,16 @@ AlertPhase AlertEvaluator::phase_of(const std::string& key) const {
 
 std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
   double now = unix_seconds(snap.taken_at);
-  const Measure measure = s_.measure;
   std::vector<Notification> out;
+  std::set<std::string_view> present = evaluate_units(snap, now, out);
+  evaluate_vanished(snap, present, now, out);
+  evaluate_node(snap.node, now, out);
+  return out;
+}
+
+// The units in the snapshot; returns their names.
+std::set<std::string_view> AlertEvaluator::evaluate_units(Snapshot& snap, double now,
+                                                          std::vector<Notification>& out) {
   std::set<std::string_view> present;
   for (auto& u : snap.units) {
     present.insert(u.unit);
@@ -200,14 +208,20 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
     for (auto alert : kUnitAlerts) {
       std::string key = key_of(alert, u.unit);
       step(
-          key, check_unit_alert(alert, &u, u.unit, ev, measure, now, false),
+          key, check_unit_alert(alert, &u, u.unit, ev, s_.measure, now, false),
           [&] { return instance(alert, u.unit, unit_labels(alert, u.unit, m)); },
-          [&] { return check_unit_alert(alert, &u, u.unit, ev, measure, now); }, now, out);
+          [&] { return check_unit_alert(alert, &u, u.unit, ev, s_.measure, now); }, now, out);
       u.alerts.emplace_back(to_string(alert), phase_of(key));
     }
   }
-  // Units seen before and absent now: stopped or failed (systemd removed the cgroup). They stay
-  // down until they return, their group is no longer configured, or a day has passed.
+  return present;
+}
+
+// Units seen before and absent now: stopped or failed (systemd removed the cgroup). They stay
+// down until they return, their group is no longer configured, or a day has passed.
+void AlertEvaluator::evaluate_vanished(const Snapshot& snap,
+                                       const std::set<std::string_view>& present, double now,
+                                       std::vector<Notification>& out) {
   for (auto mit = units_.begin(); mit != units_.end();) {
     const auto& [unit, m] = *mit;
     if (present.count(unit)) {
@@ -223,7 +237,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         handed_over || !s_.groups.count(m.group) || now - m.last_seen > kForgetVanishedSeconds;
     for (auto alert : kUnitAlerts) {
       auto describe = [&] {
-        AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, measure, now);
+        AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, s_.measure, now);
         if (handed_over) {
           c.on = c.hold = false;
           c.summary = unit + " handed over to " + *other;
@@ -239,7 +253,7 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         }
         return c;
       };
-      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, measure, now, false);
+      AlertCheck c = check_unit_alert(alert, nullptr, unit, {}, s_.measure, now, false);
       if (forget) c.on = c.hold = false;
       step(
           key_of(alert, unit), c,
@@ -252,7 +266,10 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
       ++mit;
     }
   }
-  NodeSample& n = snap.node;
+}
+
+// The node's thresholds, filled in for the exporters, and its alerts.
+void AlertEvaluator::evaluate_node(NodeSample& n, double now, std::vector<Notification>& out) {
   if (n.mem_total) n.memory_available_min = s_.node_memory_available_min.resolve(*n.mem_total);
   if (n.swap_total && *n.swap_total > 0)
     n.swap_used_max = s_.node_swap_used_max.resolve(*n.swap_total);
@@ -269,7 +286,6 @@ std::vector<Notification> AlertEvaluator::evaluate(Snapshot& snap) {
         [&] { return check_node_alert(alert, n); }, now, out);
     n.alerts.emplace_back(to_string(alert), phase_of(key));
   }
-  return out;
 }
 
 std::vector<Notification> AlertEvaluator::firing(double now) const {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/base/enum_names.hpp"
@@ -114,6 +115,11 @@ class AlertEvaluator {
   template <typename Make, typename Describe>
   void step(const std::string& key, const AlertCheck& c, Make&& make, Describe&& describe,
             double now, std::vector<Notification>& out);
+  std::set<std::string_view> evaluate_units(Snapshot& snap, double now,
+                                            std::vector<Notification>& out);
+  void evaluate_vanished(const Snapshot& snap, const std::set<std::string_view>& present,
+                         double now, std::vector<Notification>& out);
+  void evaluate_node(NodeSample& n, double now, std::vector<Notification>& out);
   Notification make_notification(const Instance& a, NotificationKind kind, double now) const;
   AlertPhase phase_of(const std::string& key) const;
   std::map<std::string, std::string> unit_labels(Alert alert, const std::string& unit,

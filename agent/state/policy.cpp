@@ -71,70 +71,99 @@ double age_due(double start, double max_age, size_t index, size_t count) {
   return std::max(turn, start + max_age / 2);
 }
 
+// Held above on_memory for `for`: the least time to the limit first (known growth ranks 3..4,
+// unknown 2..3 by share).
+std::optional<Policy::Candidate> Policy::memory_candidate(const UnitSample& u, const PolicyGroup& g,
+                                                          UnitState& st, double now) const {
+  uint64_t limit = u.effective_limit();
+  double value = measure_of(u, s_.measure);
+  uint64_t threshold = g.on_memory && limit ? g.on_memory->resolve(limit) : 0;
+  if (threshold == 0 || value < static_cast<double>(threshold)) {
+    st.above_since.reset();
+    return std::nullopt;
+  }
+  if (!st.above_since) st.above_since = now;
+  if (now - *st.above_since < g.for_seconds) return std::nullopt;
+  std::string of = g.on_memory->percent
+                       ? " (" + std::to_string(std::lround(*g.on_memory->percent)) + "% of the " +
+                             format_bytes(limit) + " limit)"
+                       : "";
+  double urgency = u.seconds_to_limit ? 4 - std::min(1.0, *u.seconds_to_limit / 3600)
+                                      : 2 + value / static_cast<double>(limit);
+  return Candidate{
+      &u,
+      &g,
+      RestartCause::memory,
+      urgency,
+      std::string(to_string(s_.measure)) + " " + format_bytes(static_cast<uint64_t>(value)) +
+          " >= " + format_bytes(threshold) + of + " for " + format_seconds(now - *st.above_since),
+      value,
+      static_cast<double>(threshold)};
+}
+
+// The limit predicted within predict for `for`: urgency 1..2, the nearest first.
+std::optional<Policy::Candidate> Policy::predicted_candidate(const UnitSample& u,
+                                                             const PolicyGroup& g, UnitState& st,
+                                                             double now) const {
+  if (!g.predict_seconds || !u.seconds_to_limit || *u.seconds_to_limit > *g.predict_seconds) {
+    st.predicted_since.reset();
+    return std::nullopt;
+  }
+  if (!st.predicted_since) st.predicted_since = now;
+  if (now - *st.predicted_since < g.for_seconds) return std::nullopt;
+  return Candidate{&u,
+                   &g,
+                   RestartCause::predicted,
+                   1 + 1 - *u.seconds_to_limit / *g.predict_seconds,
+                   "limit " + format_bytes(u.effective_limit()) + " predicted in " +
+                       format_seconds(*u.seconds_to_limit) + " (growth " +
+                       format_bytes(static_cast<uint64_t>(u.growth_bytes_per_second.value_or(0))) +
+                       "/s) <= predict " + format_seconds(*g.predict_seconds),
+                   *u.seconds_to_limit,
+                   *g.predict_seconds};
+}
+
+// The unit's turn (age_due) reached: urgency below any emergency's (0..0.99), the longest overdue
+// first. Age is the boot clock now minus the start on the boot clock: a process that started
+// after now (or a start we could not read) has no known age, and no age restart.
+std::optional<Policy::Candidate> Policy::age_candidate(const UnitSample& u, const PolicyGroup& g,
+                                                       const GroupState& gs, double now) {
+  if (!g.max_age_seconds) return std::nullopt;
+  const ProcessSample* main = u.main_process();
+  if (!main || main->start_boot_seconds <= 0 || main->start_boot_seconds > now + 1) {
+    ++age_unknown_;
+    return std::nullopt;
+  }
+  auto turn = gs.turns.find(logical_unit(u.unit));
+  size_t index = turn == gs.turns.end() ? 0 : turn->second, count = gs.members.size();
+  double start = main->start_boot_seconds;
+  double due = age_due(start, *g.max_age_seconds, index, count);
+  if (now < due) return std::nullopt;
+  return Candidate{&u,
+                   &g,
+                   RestartCause::age,
+                   0.99 * std::min(1.0, (now - due) / *g.max_age_seconds),
+                   "age " + format_seconds(now - start) + " reached its turn at " +
+                       format_seconds(due - start) + " (turn " + std::to_string(index + 1) +
+                       " of " + std::to_string(count) + ", max_age " +
+                       format_seconds(*g.max_age_seconds) + ")",
+                   now - start,
+                   due - start};
+}
+
 std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const PolicyGroup& g,
                                                    UnitState& st, GroupState& gs, bool interrupted,
                                                    double now) {
   std::optional<Candidate> best;
-  auto offer = [&](Candidate c) {
-    if (!best || c.urgency > best->urgency) best = std::move(c);
+  auto offer = [&](std::optional<Candidate> c) {
+    if (c && (!best || c->urgency > best->urgency)) best = std::move(c);
   };
-  uint64_t limit = u.effective_limit();
-  double value = measure_of(u, s_.measure);
-
-  uint64_t threshold = g.on_memory && limit ? g.on_memory->resolve(limit) : 0;
-  if (threshold > 0 && value >= static_cast<double>(threshold)) {
-    if (!st.above_since) st.above_since = now;
-    if (now - *st.above_since >= g.for_seconds) {
-      std::string of = g.on_memory->percent
-                           ? " (" + std::to_string(std::lround(*g.on_memory->percent)) +
-                                 "% of the " + format_bytes(limit) + " limit)"
-                           : "";
-      // The least time to the limit first: known growth ranks 3..4, unknown 2..3 by share.
-      double urgency = u.seconds_to_limit ? 4 - std::min(1.0, *u.seconds_to_limit / 3600)
-                                          : 2 + value / static_cast<double>(limit);
-      offer({&u, &g, RestartCause::memory, urgency,
-             std::string(to_string(s_.measure)) + " " + format_bytes(static_cast<uint64_t>(value)) +
-                 " >= " + format_bytes(threshold) + of + " for " +
-                 format_seconds(now - *st.above_since),
-             value, static_cast<double>(threshold)});
-    }
-  } else {
-    st.above_since.reset();
-  }
-
-  if (g.predict_seconds && u.seconds_to_limit && *u.seconds_to_limit <= *g.predict_seconds) {
-    if (!st.predicted_since) st.predicted_since = now;
-    if (now - *st.predicted_since >= g.for_seconds)
-      offer({&u, &g, RestartCause::predicted, 1 + 1 - *u.seconds_to_limit / *g.predict_seconds,
-             "limit " + format_bytes(limit) + " predicted in " +
-                 format_seconds(*u.seconds_to_limit) + " (growth " +
-                 format_bytes(static_cast<uint64_t>(u.growth_bytes_per_second.value_or(0))) +
-                 "/s) <= predict " + format_seconds(*g.predict_seconds),
-             *u.seconds_to_limit, *g.predict_seconds});
-  } else {
-    st.predicted_since.reset();
-  }
-
-  const ProcessSample* main = u.main_process();
-  // Age is the boot clock now minus the start on the boot clock: a process that started after
-  // now (or a start we could not read) has no known age, and no age restart.
-  bool age_known = main && main->start_boot_seconds > 0 && main->start_boot_seconds <= now + 1;
-  if (g.max_age_seconds && !age_known) ++age_unknown_;
-  if (g.max_age_seconds && age_known) {
-    auto turn = gs.turns.find(logical_unit(u.unit));
-    size_t index = turn == gs.turns.end() ? 0 : turn->second, count = gs.members.size();
-    double start = main->start_boot_seconds;
-    double due = age_due(start, *g.max_age_seconds, index, count);
-    if (now >= due)  // urgency below any emergency's (1..3), the longest overdue first
-      offer({&u, &g, RestartCause::age, 0.99 * std::min(1.0, (now - due) / *g.max_age_seconds),
-             "age " + format_seconds(now - start) + " reached its turn at " +
-                 format_seconds(due - start) + " (turn " + std::to_string(index + 1) + " of " +
-                 std::to_string(count) + ", max_age " + format_seconds(*g.max_age_seconds) + ")",
-             now - start, due - start});
-  }
+  offer(memory_candidate(u, g, st, now));
+  offer(predicted_candidate(u, g, st, now));
+  offer(age_candidate(u, g, gs, now));
   if (interrupted) {
-    offer({&u, &g, RestartCause::age, 0.995,
-           "both slots running: finishing an interrupted hand-over", 0, 0});
+    offer(Candidate{&u, &g, RestartCause::age, 0.995,
+                    "both slots running: finishing an interrupted hand-over", 0, 0});
     best->interrupted = true;
   }
   return best;
@@ -230,16 +259,29 @@ PolicyResult Policy::decide(const Snapshot& snap) {
   std::map<std::string, const PolicyGroup*> groups;
   for (const auto& g : s_.groups)
     if (g.systemd) groups[g.name] = &g;
-
-  std::set<std::string> busy_groups;
+  std::set<std::string> busy_groups;  // one unit per group at a time
   for (const auto& [unit, group] : in_flight_) busy_groups.insert(group);
+
+  std::set<std::string> unhealthy = observe_groups(snap, groups, busy_groups, now);
+  auto by_group = unit_candidates(snap, groups, now);
+  if (auto c = node_candidate(snap, groups, now)) by_group[c->group->name].push_back(*c);
+  for (auto& [group, cands] : most_urgent_first(std::move(by_group)))
+    choose(snap, cands, busy_groups.count(group) > 0, !unhealthy.count(group), now, out);
+  forget(now);
+  return out;
+}
+
+// Records the groups' members and turns; returns the unhealthy groups. A group is healthy when
+// every unit it had in the last hour is active, whoever stopped it.
+std::set<std::string> Policy::observe_groups(
+    const Snapshot& snap, const std::map<std::string, const PolicyGroup*>& groups,
+    const std::set<std::string>& busy_groups, double now) {
   std::set<std::string> active_units;  // logical units active now
   for (const auto& u : snap.units) {
     if (!groups.count(u.group)) continue;
     if (u.up()) groups_[u.group].members[logical_unit(u.unit)] = now;
     if (active(u)) active_units.insert(logical_unit(u.unit));
   }
-  // A group is healthy when every unit it had in the last hour is active, whoever stopped it.
   std::set<std::string> unhealthy;
   for (auto& [name, gs] : groups_) {
     for (const auto& [member, seen] : gs.members)
@@ -247,15 +289,18 @@ PolicyResult Policy::decide(const Snapshot& snap) {
     if (!gs.last_unit.empty() && gs.recovered_at == 0 && !busy_groups.count(name) &&
         active_units.count(gs.last_unit))
       gs.recovered_at = now;
-  }
-  for (auto& [name, gs] : groups_) {
     gs.turns.clear();
     size_t i = 0;
     for (const auto& [member, seen] : gs.members) gs.turns[member] = i++;
   }
+  return unhealthy;
+}
 
-  // Start times of running slots: both slots up with nothing in flight is a hand-over left half
-  // done (the agent stopped during it); the older slot is replaced by the younger.
+// Every watched unit's best candidate, by group. Start times of running slots: both slots up
+// with nothing in flight is a hand-over left half done (the agent stopped during it); the older
+// slot is replaced by the younger.
+std::map<std::string, std::vector<Policy::Candidate>> Policy::unit_candidates(
+    const Snapshot& snap, const std::map<std::string, const PolicyGroup*>& groups, double now) {
   std::map<std::string, double> slot_start;
   if (s_.handover == HandoverStrategy::overlap)
     for (const auto& u : snap.units)
@@ -279,10 +324,13 @@ PolicyResult Policy::decide(const Snapshot& snap) {
     if (auto c = candidate(u, *g->second, st, groups_[u.group], interrupted, now))
       by_group[u.group].push_back(std::move(*c));
   }
-  if (auto c = node_candidate(snap, groups, now)) by_group[c->group->name].push_back(*c);
+  return by_group;
+}
 
-  // Memory emergencies jump the queue of age restarts, within a group and across groups (the
-  // group with the most urgent candidate takes a free max_concurrent slot first).
+// Memory emergencies jump the queue of age restarts, within a group and across groups (the
+// group with the most urgent candidate takes a free max_concurrent slot first).
+std::vector<std::pair<std::string, std::vector<Policy::Candidate>>> Policy::most_urgent_first(
+    std::map<std::string, std::vector<Candidate>> by_group) {
   std::vector<std::pair<std::string, std::vector<Candidate>>> order;
   for (auto& [group, cands] : by_group) {
     std::sort(cands.begin(), cands.end(),
@@ -292,30 +340,33 @@ PolicyResult Policy::decide(const Snapshot& snap) {
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
     return a.second.front().urgency > b.second.front().urgency;
   });
-  for (auto& [group, cands] : order) {
-    GroupState& gs = groups_[group];
-    bool decided = busy_groups.count(group) > 0;  // one unit per group at a time
-    for (const auto& c : cands) {
-      UnitState& st = units_[logical_unit(c.unit->unit)];
-      std::optional<Block> why = decided ? Block{"group busy", "", false}
-                                         : blocked(c, st, gs, !unhealthy.count(group), now);
-      if (!why) {
-        Decision d = make_decision(c, snap);
-        st.held.clear();
-        started(d, now);
-        if (d.dry_run) finished(d.unit, true, now);
-        out.decisions.push_back(std::move(d));
-        decided = true;
-        continue;
-      }
-      if (why->report && st.held != why->key) {
-        st.held = why->key;
-        out.held.push_back({c.unit->unit, group, c.cause, why->text});
-      }
+  return order;
+}
+
+// One group's candidates, most urgent first: the first not blocked is decided, the others are
+// held (each reason reported once).
+void Policy::choose(const Snapshot& snap, const std::vector<Candidate>& cands, bool busy,
+                    bool healthy, double now, PolicyResult& out) {
+  bool decided = busy;
+  for (const auto& c : cands) {
+    UnitState& st = units_[logical_unit(c.unit->unit)];
+    GroupState& gs = groups_[c.group->name];
+    std::optional<Block> why =
+        decided ? Block{"group busy", "", false} : blocked(c, st, gs, healthy, now);
+    if (!why) {
+      Decision d = make_decision(c, snap);
+      st.held.clear();
+      started(d, now);
+      if (d.dry_run) finished(d.unit, true, now);
+      out.decisions.push_back(std::move(d));
+      decided = true;
+      continue;
+    }
+    if (why->report && st.held != why->key) {
+      st.held = why->key;
+      out.held.push_back({c.unit->unit, c.group->name, c.cause, why->text});
     }
   }
-  forget(now);
-  return out;
 }
 
 // The node stays under its MemAvailable floor for node_memory_for: the watched unit using the most

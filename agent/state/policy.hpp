@@ -142,6 +142,21 @@ class Policy {
     bool report = false;
   };
 
+  std::set<std::string> observe_groups(const Snapshot& snap,
+                                       const std::map<std::string, const PolicyGroup*>& groups,
+                                       const std::set<std::string>& busy_groups, double now);
+  std::map<std::string, std::vector<Candidate>> unit_candidates(
+      const Snapshot& snap, const std::map<std::string, const PolicyGroup*>& groups, double now);
+  static std::vector<std::pair<std::string, std::vector<Candidate>>> most_urgent_first(
+      std::map<std::string, std::vector<Candidate>> by_group);
+  void choose(const Snapshot& snap, const std::vector<Candidate>& cands, bool busy, bool healthy,
+              double now, PolicyResult& out);
+  std::optional<Candidate> memory_candidate(const UnitSample& u, const PolicyGroup& g,
+                                            UnitState& st, double now) const;
+  std::optional<Candidate> predicted_candidate(const UnitSample& u, const PolicyGroup& g,
+                                               UnitState& st, double now) const;
+  std::optional<Candidate> age_candidate(const UnitSample& u, const PolicyGroup& g,
+                                         const GroupState& gs, double now);
   // interrupted: the unit's other slot runs too and is younger (a hand-over left half done).
   std::optional<Candidate> candidate(const UnitSample& u, const PolicyGroup& g, UnitState& st,
                                      GroupState& gs, bool interrupted, double now);

@@ -54,8 +54,17 @@ void UnitTracker::set_options(TrackerOptions o) {
 // units.json keeps across agent restarts and reboots.
 UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now, double wall) {
   Update r;
-  // OOM kills: the cgroup counter restarts at 0 with every new cgroup (systemd recreates it on
-  // restart), so earlier generations are folded into oom_base.
+  bool regenerated = track_oom_kills(st, u, now, r);
+  track_restart(st, u, now, regenerated, r);
+  add_growth_sample(st, u, now);
+  st.last_seen = wall;
+  return r;
+}
+
+// OOM kills: the cgroup counter restarts at 0 with every new cgroup (systemd recreates it on
+// restart), so earlier generations are folded into oom_base. Returns whether the unit has a new
+// cgroup since the last scan.
+bool UnitTracker::track_oom_kills(State& st, const UnitSample& u, double now, Update& r) {
   bool regenerated = false;
   if (u.memory.present && u.memory.oom_kills) {
     uint64_t raw = *u.memory.oom_kills;
@@ -74,10 +83,14 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now, do
     }
   }
   if (st.oom_seen_at && now - *st.oom_seen_at > kOomEvidenceSeconds) st.oom_seen_at.reset();
+  return regenerated;
+}
 
-  // Restarts: the main process the unit was last seen with is gone and a main process that was
-  // not in the unit before has appeared. A child that outlives the old main (ffmpeg finishing
-  // its file, reparented outside the unit) was a member before, so it is no restart.
+// Restarts: the main process the unit was last seen with is gone and a main process that was
+// not in the unit before has appeared. A child that outlives the old main (ffmpeg finishing
+// its file, reparented outside the unit) was a member before, so it is no restart.
+void UnitTracker::track_restart(State& st, const UnitSample& u, double now, bool regenerated,
+                                Update& r) {
   std::vector<ProcessId> members;
   members.reserve(u.processes.size());
   for (const auto& p : u.processes) members.push_back(p.id);
@@ -94,46 +107,44 @@ UnitTracker::Update UnitTracker::update(State& st, UnitSample& u, double now, do
           (!fresh || p.id.start_time < fresh->id.start_time))
         fresh = &p;
   }
-  if (fresh) {
-    // Without a cause yet, and systemd's properties at hand: wait for NRestarts to tell
-    // systemd's Restart= from anything else, rather than count external and take it back.
-    bool ask_systemd = st.n_restarts && now - st.n_restarts_at <= kMatchSeconds;
-    std::optional<RestartCause> cause;
-    if (expecting) {
-      cause = *st.expected;
-      st.expected.reset();
-    } else if (st.oom_seen_at) {
-      cause = RestartCause::oom;
-      st.oom_seen_at.reset();
-    } else {
-      r.unexplained_restart = regenerated;
-      if (!ask_systemd) cause = RestartCause::external;
-    }
-    if (ask_systemd && (!cause || *cause == RestartCause::oom)) {
-      st.unmatched.push_back({now, !cause});
-      if (st.unmatched.size() > 16) {  // bounded: the oldest is decided now
-        if (st.unmatched.front().pending) ++st.restarts[RestartCause::external];
-        st.unmatched.pop_front();
-      }
-    }
-    if (cause) ++st.restarts[*cause];
-    st.main = fresh->id;
-    st.samples.clear();  // a new process: its growth starts again
-    dirty_ = true;
-  }
   st.members = std::move(members);
-
-  // Growth samples: one measure only, never a mix (no working set this scan: no sample).
-  auto bytes = u.measured(opts_.measure);
-  if (u.up() && bytes) {
-    st.samples.emplace_back(now, static_cast<double>(*bytes));
-    while (!st.samples.empty() &&
-           (st.samples.size() > opts_.max_samples ||
-            now - st.samples.front().first > static_cast<double>(opts_.growth_window.count())))
-      st.samples.pop_front();
+  if (!fresh) return;
+  // Without a cause yet, and systemd's properties at hand: wait for NRestarts to tell systemd's
+  // Restart= from anything else, rather than count external and take it back.
+  bool ask_systemd = st.n_restarts && now - st.n_restarts_at <= kMatchSeconds;
+  std::optional<RestartCause> cause;
+  if (expecting) {
+    cause = *st.expected;
+    st.expected.reset();
+  } else if (st.oom_seen_at) {
+    cause = RestartCause::oom;
+    st.oom_seen_at.reset();
+  } else {
+    r.unexplained_restart = regenerated;
+    if (!ask_systemd) cause = RestartCause::external;
   }
-  st.last_seen = wall;
-  return r;
+  if (ask_systemd && (!cause || *cause == RestartCause::oom)) {
+    st.unmatched.push_back({now, !cause});
+    if (st.unmatched.size() > 16) {  // bounded: the oldest is decided now
+      if (st.unmatched.front().pending) ++st.restarts[RestartCause::external];
+      st.unmatched.pop_front();
+    }
+  }
+  if (cause) ++st.restarts[*cause];
+  st.main = fresh->id;
+  st.samples.clear();  // a new process: its growth starts again
+  dirty_ = true;
+}
+
+// Growth samples: one measure only, never a mix (no working set this scan: no sample).
+void UnitTracker::add_growth_sample(State& st, const UnitSample& u, double now) const {
+  auto bytes = u.measured(opts_.measure);
+  if (!u.up() || !bytes) return;
+  st.samples.emplace_back(now, static_cast<double>(*bytes));
+  while (!st.samples.empty() &&
+         (st.samples.size() > opts_.max_samples ||
+          now - st.samples.front().first > static_cast<double>(opts_.growth_window.count())))
+    st.samples.pop_front();
 }
 
 // Every NRestarts increase is one automatic restart by systemd's Restart=: one already seen (an
@@ -227,9 +238,22 @@ void UnitTracker::apply(Snapshot& snap) {
     cgroup_increase += r.oom_increase;
     if (r.unexplained_restart) unexplained.emplace_back(&st, &u);
   }
-  // The node counted kills no unit's cgroup shows: a unit restarted into a new cgroup had its
-  // kill recorded in the old cgroup, removed by systemd before it could be read (on v1 systemd
-  // reports it as Result=signal). Each such kill explains at most one restart, within 60 s.
+  attribute_node_ooms(node_increase, cgroup_increase, unexplained, now);
+  for (size_t i = 0; i < snap.units.size(); ++i)
+    if (State* st = before_[i].st) {
+      match_systemd(*st, snap.units[i], now);  // after the OOM attribution: oom stays oom
+      fill(*st, snap.units[i]);
+    }
+  emit_events(snap);
+  forget_stale(wall);
+}
+
+// The node counted kills no unit's cgroup shows: a unit restarted into a new cgroup had its kill
+// recorded in the old cgroup, removed by systemd before it could be read (on v1 systemd reports
+// it as Result=signal). Each such kill explains at most one restart, within 60 s.
+void UnitTracker::attribute_node_ooms(
+    uint64_t node_increase, uint64_t cgroup_increase,
+    const std::vector<std::pair<State*, UnitSample*>>& unexplained, double now) {
   if (now - unattributed_since_ > kOomEvidenceSeconds) unattributed_node_ooms_ = 0;
   if (node_increase > cgroup_increase) {
     unattributed_node_ooms_ += node_increase - cgroup_increase;
@@ -245,16 +269,13 @@ void UnitTracker::apply(Snapshot& snap) {
     ++st->restarts[RestartCause::oom];
     ++st->oom_base;
   }
-  for (size_t i = 0; i < snap.units.size(); ++i)
-    if (State* st = before_[i].st) {
-      match_systemd(*st, snap.units[i], now);  // after the OOM attribution: oom stays oom
-      fill(*st, snap.units[i]);
-    }
-  emit_events(snap);
+}
+
+// Units not seen for forget_after. The idle slot of a hand-over is away for a whole cycle: it
+// keeps its counters while the other slot runs.
+void UnitTracker::forget_stale(double wall) {
   const double forget_after = static_cast<double>(opts_.forget_after.count());
   for (auto it = units_.begin(); it != units_.end();) {
-    // The idle slot of a hand-over is away for a whole cycle: it keeps its counters while the
-    // other slot runs.
     auto other = other_slot(it->first);
     auto partner = other ? units_.find(*other) : units_.end();
     bool kept = partner != units_.end() && wall - partner->second.last_seen <= forget_after;

@@ -93,6 +93,13 @@ class UnitTracker {
     bool unexplained_restart = false;  // restarted into a new cgroup with no OOM evidence
   };
   Update update(State& st, UnitSample& u, double now, double wall);
+  bool track_oom_kills(State& st, const UnitSample& u, double now, Update& r);
+  void track_restart(State& st, const UnitSample& u, double now, bool regenerated, Update& r);
+  void add_growth_sample(State& st, const UnitSample& u, double now) const;
+  void attribute_node_ooms(uint64_t node_increase, uint64_t cgroup_increase,
+                           const std::vector<std::pair<State*, UnitSample*>>& unexplained,
+                           double now);
+  void forget_stale(double wall);
   void match_systemd(State& st, const UnitSample& u, double now);
   void fill(const State& st, UnitSample& u) const;
   // A unit's counters when apply() began: what its events are the increase over.

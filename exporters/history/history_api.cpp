@@ -38,6 +38,79 @@ nlohmann::json point(const Bucket& b) {
   return p;
 }
 
+// Folds the sample lines read into per-unit buckets of `step` seconds (bounded in units and
+// points), and keeps the newest events (bounded).
+class Downsampler {
+ public:
+  Downsampler(double since, double step, const HistoryApiLimits& limits)
+      : since_(since), step_(step), limits_(limits) {}
+
+  void add(std::string_view line) {
+    if (line.compare(kTypeAt, kSampleType.size(), kSampleType) == 0)
+      add_sample(line);
+    else
+      add_event(line);
+  }
+
+  nlohmann::json units() {  // closes the open buckets
+    nlohmann::json out = nlohmann::json::object();
+    for (auto& [name, s] : units_) {
+      if (s.open.index >= 0) s.points.push_back(point(s.open));
+      out[name] = std::move(s.points);
+    }
+    return out;
+  }
+  nlohmann::json events() const {
+    return nlohmann::json(std::vector<nlohmann::json>(events_.begin(), events_.end()));
+  }
+  bool truncated() const { return truncated_; }
+
+ private:
+  void add_event(std::string_view line) {
+    auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object()) return;  // a malformed event: left out
+    events_.push_back(std::move(rec));
+    if (events_.size() > limits_.max_events) events_.pop_front(), truncated_ = true;
+  }
+
+  void add_sample(std::string_view line) {
+    std::string unit = record_unit(line);
+    if (unit.empty()) return;  // node samples: not part of this answer
+    auto it = units_.find(unit);
+    if (it == units_.end()) {
+      if (units_.size() >= limits_.max_units) {
+        truncated_ = true;
+        return;
+      }
+      it = units_.emplace(std::move(unit), Series{}).first;
+    }
+    WallTime t;
+    if (!record_time(line, t)) return;
+    double ts = unix_seconds(t);
+    auto index = static_cast<long long>(std::floor((ts - since_) / step_));
+    index = std::min(index, static_cast<long long>(limits_.max_points) - 1);  // ts == until
+    Series& s = it->second;
+    index = std::max(index, s.open.index);  // a clock stepped back: never reopen a bucket
+    if (index != s.open.index) {
+      if (s.open.index >= 0) s.points.push_back(point(s.open));
+      s.open = Bucket{index, ts, {}};
+    }
+    s.open.ts = ts;
+    for (size_t i = 0; i < kValues; ++i) {
+      auto x = sample_number(line, kColumns[i + 1]);
+      if (!x) continue;
+      auto& slot = s.open.v[i];
+      slot = (i + 1 == kLimitColumn || !slot) ? *x : std::max(*slot, *x);
+    }
+  }
+
+  double since_, step_;
+  const HistoryApiLimits& limits_;
+  bool truncated_ = false;
+  std::map<std::string, Series, std::less<>> units_;
+  std::deque<nlohmann::json> events_;
+};
+
 }  // namespace
 
 HistoryApiRequest parse_history_query(
@@ -77,67 +150,24 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
   const double min_step = std::ceil(range / static_cast<double>(limits.max_points));
   if (step < min_step) step = std::max(1.0, min_step);
 
-  bool truncated = false;
-  std::map<std::string, Series, std::less<>> units;
-  std::deque<nlohmann::json> events;
+  Downsampler down(since, step, limits);
   HistoryFilter filter;
   filter.since = req.since;
   filter.until = req.until;
   filter.unit = req.unit;
   read_history(dir, filter, [&](std::string_view line) {
-    bool sample = line.compare(kTypeAt, kSampleType.size(), kSampleType) == 0;
-    if (!sample) {
-      auto rec = nlohmann::json::parse(line, nullptr, false);
-      if (!rec.is_object()) return true;  // a malformed event: left out
-      events.push_back(std::move(rec));
-      if (events.size() > limits.max_events) events.pop_front(), truncated = true;
-      return true;
-    }
-    std::string unit = record_unit(line);
-    if (unit.empty()) return true;  // node samples: not part of this answer
-    auto it = units.find(unit);
-    if (it == units.end()) {
-      if (units.size() >= limits.max_units) {
-        truncated = true;
-        return true;
-      }
-      it = units.emplace(std::move(unit), Series{}).first;
-    }
-    WallTime t;
-    if (!record_time(line, t)) return true;
-    double ts = unix_seconds(t);
-    auto index = static_cast<long long>(std::floor((ts - since) / step));
-    index = std::min(index, static_cast<long long>(limits.max_points) - 1);  // ts == until
-    Series& s = it->second;
-    index = std::max(index, s.open.index);  // a clock stepped back: never reopen a bucket
-    if (index != s.open.index) {
-      if (s.open.index >= 0) s.points.push_back(point(s.open));
-      s.open = Bucket{index, ts, {}};
-    }
-    s.open.ts = ts;
-    for (size_t i = 0; i < kValues; ++i) {
-      auto x = sample_number(line, kColumns[i + 1]);
-      if (!x) continue;
-      auto& slot = s.open.v[i];
-      slot = (i + 1 == kLimitColumn || !slot) ? *x : std::max(*slot, *x);
-    }
+    down.add(line);
     return true;
   });
-
-  nlohmann::json out_units = nlohmann::json::object();
-  for (auto& [name, s] : units) {
-    if (s.open.index >= 0) s.points.push_back(point(s.open));
-    out_units[name] = std::move(s.points);
-  }
   nlohmann::json columns = nlohmann::json::array();
   for (const char* c : kColumns) columns.push_back(c);
   return {{"since", format_rfc3339(req.since)},
           {"until", format_rfc3339(req.until)},
           {"step_seconds", step},
           {"columns", std::move(columns)},
-          {"units", std::move(out_units)},
-          {"events", nlohmann::json(std::vector<nlohmann::json>(events.begin(), events.end()))},
-          {"truncated", truncated}};
+          {"units", down.units()},
+          {"events", down.events()},
+          {"truncated", down.truncated()}};
 }
 
 }  // namespace mobasher

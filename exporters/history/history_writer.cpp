@@ -69,6 +69,38 @@ WallTime mtime_of(const struct stat& st) {
                           std::chrono::nanoseconds(st.st_mtim.tv_nsec));
 }
 
+// Where the last whole record of a file of `size` bytes ends (good), and where its content ends
+// (content_end: after it only zero bytes, which a crash can leave when blocks were allocated and
+// the data never written). Between the two lies a torn record. Read from the end in chunks.
+struct TailScan {
+  uint64_t good = 0, content_end = 0;
+};
+bool scan_tail(int fd, uint64_t size, TailScan& out) {
+  uint64_t pos = size;
+  bool in_zeros = true;
+  auto buf = std::make_unique<char[]>(kChunk);
+  while (pos > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, pos));
+    pos -= n;
+    if (::pread(fd, buf.get(), n, static_cast<off_t>(pos)) != static_cast<ssize_t>(n)) {
+      if (errno == 0) errno = EIO;
+      return false;
+    }
+    for (size_t i = n; i-- > 0;) {
+      if (in_zeros) {
+        if (buf[i] == '\0') continue;
+        in_zeros = false;
+        out.content_end = pos + i + 1;
+      }
+      if (buf[i] == '\n') {
+        out.good = pos + i + 1;
+        return true;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::chrono::seconds HistoryOptions::rotate_age() const {
@@ -198,58 +230,26 @@ bool HistoryWriter::open_current(std::string& err) {
     return false;
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    err = path_error(path, errno);
+  TailScan tail;
+  uint64_t size = 0;
+  errno = 0;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok) {
+    size = static_cast<uint64_t>(st.st_size);
+    // After a failed batch of this run the good size is known exactly: no scan.
+    if (known_valid_ && static_cast<uint64_t>(st.st_ino) == known_ino_ && size >= known_size_)
+      tail.good = tail.content_end = known_size_;
+    else
+      ok = scan_tail(fd, size, tail);
+  }
+  if (ok && tail.good < size) ok = cut_torn_tail(fd, path, size, tail.good, tail.content_end);
+  if (!ok) {
+    err = path_error(path, errno ? errno : EIO);
     ::close(fd);
     return false;
   }
-  // From the end: skip the zero bytes a crash can leave (blocks allocated, data never written),
-  // then find the last '\n'. What lies between is a torn record. After a failed batch of this
-  // run the good size is known exactly instead.
-  uint64_t size = static_cast<uint64_t>(st.st_size), pos = size, content_end = 0, good = 0;
-  bool in_zeros = true, found = false;
-  if (known_valid_ && static_cast<uint64_t>(st.st_ino) == known_ino_ && size >= known_size_) {
-    pos = 0;  // no scan
-    good = content_end = known_size_;
-  }
-  auto buf = std::make_unique<char[]>(kChunk);
-  while (pos > 0 && !found) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, pos));
-    pos -= n;
-    if (::pread(fd, buf.get(), n, static_cast<off_t>(pos)) != static_cast<ssize_t>(n)) {
-      err = path_error(path, errno ? errno : EIO);
-      ::close(fd);
-      return false;
-    }
-    for (size_t i = n; i-- > 0;) {
-      if (in_zeros) {
-        if (buf[i] == '\0') continue;
-        in_zeros = false;
-        content_end = pos + i + 1;
-      }
-      if (buf[i] == '\n') {
-        good = pos + i + 1;
-        found = true;
-        break;
-      }
-    }
-  }
-  if (good < size) {
-    if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fdatasync(fd) != 0) {
-      err = path_error(path, errno);
-      ::close(fd);
-      return false;
-    }
-    if (content_end > good) {
-      spdlog::warn("history torn line cut file={} bytes={}", path.string(), content_end - good);
-      std::lock_guard lk(mu_);
-      ++status_.torn_lines;
-    }
-    if (size > content_end)
-      spdlog::warn("history zero bytes cut file={} bytes={}", path.string(), size - content_end);
-  }
   current_first_ts_.clear();
-  if (good > 0) {
+  if (tail.good > 0) {
     char head[32];
     ssize_t n = ::pread(fd, head, sizeof head, 0);
     if (n > 0) current_first_ts_ = first_ts(std::string_view(head, static_cast<size_t>(n)));
@@ -257,9 +257,23 @@ bool HistoryWriter::open_current(std::string& err) {
     if (current_first_ts_.empty()) current_first_ts_ = format_rfc3339(clock_());
   }
   fd_ = fd;
-  good_size_ = good;
+  good_size_ = tail.good;
   known_valid_ = false;
   fsync_dir(opts_.dir);  // a new current.jsonl must survive a power loss with its records
+  return true;
+}
+
+// Cuts current.jsonl back to its last whole record, and says what was cut.
+bool HistoryWriter::cut_torn_tail(int fd, const fs::path& path, uint64_t size, uint64_t good,
+                                  uint64_t content_end) {
+  if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fdatasync(fd) != 0) return false;
+  if (content_end > good) {
+    spdlog::warn("history torn line cut file={} bytes={}", path.string(), content_end - good);
+    std::lock_guard lk(mu_);
+    ++status_.torn_lines;
+  }
+  if (size > content_end)
+    spdlog::warn("history zero bytes cut file={} bytes={}", path.string(), size - content_end);
   return true;
 }
 
@@ -418,20 +432,30 @@ bool HistoryWriter::compress(const fs::path& plain, std::string& err) {
   return true;
 }
 
+struct HistoryWriter::Rotated {
+  fs::path plain, gz;  // empty when not on disk
+  uint64_t plain_bytes = 0, gz_bytes = 0;
+  WallTime start{}, mtime{};
+};
+
 void HistoryWriter::tidy(WallTime now) {
   tidy_pending_ = false;
-  struct Rotated {
-    fs::path plain, gz;  // empty when not on disk
-    uint64_t plain_bytes = 0, gz_bytes = 0;
-    WallTime start{}, mtime{};
-  };
+  std::vector<Rotated> order = list_rotated();
+  finish_rotations(order);
+  apply_retention(order, now);
+  publish_sizes();
+}
+
+// The rotated files, oldest first (a plain file and its .gz are one entry); removes the *.tmp
+// of a compression a crash interrupted (this thread is the only writer).
+std::vector<HistoryWriter::Rotated> HistoryWriter::list_rotated() const {
   std::map<std::pair<WallTime, unsigned>, Rotated> files;
   std::error_code ec;
   for (fs::directory_iterator it(opts_.dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& p = it->path();
     std::string name = p.filename().string();
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
-      ::unlink(p.c_str());  // a compression a crash interrupted; this thread is the only writer
+      ::unlink(p.c_str());
       continue;
     }
     WallTime start;
@@ -447,8 +471,15 @@ void HistoryWriter::tidy(WallTime now) {
     (compressed ? f.gz : f.plain) = p;
     (compressed ? f.gz_bytes : f.plain_bytes) = static_cast<uint64_t>(st.st_size);
   }
-  // Finish interrupted rotations: a .gz is only renamed into place complete.
-  for (auto& [key, f] : files) {
+  std::vector<Rotated> order;
+  order.reserve(files.size());
+  for (auto& [key, f] : files) order.push_back(std::move(f));
+  return order;
+}
+
+// Finishes interrupted rotations: a .gz is only renamed into place complete.
+void HistoryWriter::finish_rotations(std::vector<Rotated>& files) {
+  for (auto& f : files) {
     if (f.plain.empty()) continue;
     std::string err;
     if (!f.gz.empty()) {
@@ -465,9 +496,11 @@ void HistoryWriter::tidy(WallTime now) {
     f.plain.clear();
     f.plain_bytes = 0;
   }
-  // Retention, oldest first. A file's records end where the next file's begin.
-  std::vector<Rotated> order;
-  for (auto& [key, f] : files) order.push_back(std::move(f));
+}
+
+// Retention, oldest first: by count, age and total size. A file's records end where the next
+// file's begin.
+void HistoryWriter::apply_retention(const std::vector<Rotated>& order, WallTime now) {
   WallTime current_start{};
   WallTime first;
   if (record_time("{\"ts\":\"" + current_first_ts_ + "\",", first)) current_start = first;
@@ -500,7 +533,6 @@ void HistoryWriter::tidy(WallTime now) {
   rotated_bytes_ = total - good_size_;
   rotated_files_ = 0;
   for (; i < order.size(); ++i) rotated_files_ += !order[i].plain.empty() + !order[i].gz.empty();
-  publish_sizes();
 }
 
 void HistoryWriter::publish_sizes() {

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/base/snapshot.hpp"
 
@@ -75,11 +76,17 @@ class HistoryWriter {
   void close_failed();
   // Writer-thread I/O (and the constructor's, before the thread starts); mu_ is not held.
   bool open_current(std::string& err);  // opens current.jsonl, cutting a torn tail
+  bool cut_torn_tail(int fd, const std::filesystem::path& path, uint64_t size, uint64_t good,
+                     uint64_t content_end);
   void close_current();
   bool write_batch(const std::string& buf, WallTime now, std::string& err);
   bool needs_rotation(WallTime now) const;
   void rotate(WallTime now);
   void tidy(WallTime now);  // compresses plain rotated files, removes *.tmp, applies retention
+  struct Rotated;
+  std::vector<Rotated> list_rotated() const;
+  void finish_rotations(std::vector<Rotated>& files);
+  void apply_retention(const std::vector<Rotated>& order, WallTime now);
   bool compress(const std::filesystem::path& plain, std::string& err);
   void fail(const std::string& err);  // records (and logs once) a failed attempt
   void publish_sizes();               // status_.bytes/files from the cached totals

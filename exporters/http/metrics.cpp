@@ -51,6 +51,9 @@ Labels with(Labels l, std::string name, std::string value) {
   return l;
 }
 
+// Long on purpose: the unit families, declared one after the other as in the exposition, then
+// one loop over the units that fills them; split, the list of what a unit exports would be in
+// two places.
 void unit_families(Families& fs, const Snapshot& snap) {
   const auto G = MetricType::Gauge;
   auto& rss =
@@ -108,12 +111,6 @@ void unit_families(Families& fs, const Snapshot& snap) {
       "Consecutive failed restart actions of the agent on the unit (0 after one succeeds).", G);
   auto& alert_state = fs.family("mobasher_unit_alert_state",
                                 "State of each unit alert: 0 inactive, 1 pending, 2 firing.", G);
-  auto& prss = fs.family("mobasher_process_rss_bytes",
-                         "Resident memory of the unit's processes, by command.", G);
-  auto& pswap =
-      fs.family("mobasher_process_swap_bytes", "Swap of the unit's processes, by command.", G);
-  auto& pinst =
-      fs.family("mobasher_process_instances", "Number of processes of a command in the unit.", G);
 
   for (const auto& u : snap.units) {
     Labels l = unit_labels(u);
@@ -140,17 +137,31 @@ void unit_families(Families& fs, const Snapshot& snap) {
     for (const auto& [alert, phase] : u.alerts)
       Families::gauge(alert_state, with(l, "alert", std::string(alert)),
                       static_cast<double>(phase));
+  }
+}
 
-    struct PerComm {
-      uint64_t rss = 0, swap = 0, n = 0;
-    };
-    std::map<std::string, PerComm> by_comm;
+// The unit's processes grouped by command (process-exporter's groupname, within one unit).
+void process_families(Families& fs, const Snapshot& snap) {
+  const auto G = MetricType::Gauge;
+  auto& prss = fs.family("mobasher_process_rss_bytes",
+                         "Resident memory of the unit's processes, by command.", G);
+  auto& pswap =
+      fs.family("mobasher_process_swap_bytes", "Swap of the unit's processes, by command.", G);
+  auto& pinst =
+      fs.family("mobasher_process_instances", "Number of processes of a command in the unit.", G);
+  struct PerComm {
+    uint64_t rss = 0, swap = 0, n = 0;
+  };
+  std::map<std::string, PerComm> by_comm;
+  for (const auto& u : snap.units) {
+    by_comm.clear();
     for (const auto& p : u.processes) {
       auto& c = by_comm[p.comm];
       c.rss += p.rss();
       c.swap += p.swap;
       ++c.n;
     }
+    Labels l = unit_labels(u);
     for (const auto& [comm, c] : by_comm) {
       Labels pl = with(l, "comm", comm);
       Families::gauge(prss, pl, static_cast<double>(c.rss));
@@ -194,6 +205,75 @@ void node_families(Families& fs, const NodeSample& n) {
   }
 }
 
+void history_families(Families& fs, const HistoryStatus& h) {
+  const auto G = MetricType::Gauge, C = MetricType::Counter;
+  Families::gauge(fs.family("mobasher_history_bytes",
+                            "Bytes of every history file on disk (current and rotated).", G),
+                  {}, static_cast<double>(h.bytes));
+  Families::gauge(fs.family("mobasher_history_files", "History files on disk.", G), {},
+                  static_cast<double>(h.files));
+  auto& recs = fs.family("mobasher_history_records_total",
+                         "History records by outcome: written (synced to disk), dropped (the "
+                         "pending queue was full while the disk failed).",
+                         C);
+  Families::counter(recs, {{"result", "written"}}, static_cast<double>(h.records_written));
+  Families::counter(recs, {{"result", "dropped"}}, static_cast<double>(h.records_dropped));
+  Families::gauge(
+      fs.family("mobasher_history_pending_records", "History records waiting to be written.", G),
+      {}, static_cast<double>(h.pending));
+  Families::counter(fs.family("mobasher_history_write_errors_total",
+                              "Failed history writes, syncs and rotations (each retried).", C),
+                    {}, static_cast<double>(h.write_errors));
+  Families::counter(fs.family("mobasher_history_torn_lines_total",
+                              "Torn last lines cut off the history at start (after a crash).", C),
+                    {}, static_cast<double>(h.torn_lines));
+  Families::gauge(fs.family("mobasher_history_writable",
+                            "1 when the last history write succeeded, 0 while writes fail.", G),
+                  {}, h.error.empty() ? 1 : 0);
+}
+
+void action_families(Families& fs, const ActionStats& act) {
+  auto& total = fs.family("mobasher_actions_total",
+                          "Restart actions of the agent by action (restart, handover), cause "
+                          "(memory, predicted, age) and result (done, dry_run, or what failed).",
+                          MetricType::Counter);
+  for (const auto& [key, n] : act.total)
+    Families::counter(total, {{"action", key.at(0)}, {"cause", key.at(1)}, {"result", key.at(2)}},
+                      static_cast<double>(n));
+  Families::gauge(
+      fs.family("mobasher_actions_in_flight", "Restart actions under way.", MetricType::Gauge), {},
+      static_cast<double>(act.in_flight));
+  Families::gauge(
+      fs.family("mobasher_systemd_bus_connected",
+                "1 while the agent is connected to systemd's D-Bus API.", MetricType::Gauge),
+      {}, act.bus_connected ? 1 : 0);
+  Families::gauge(fs.family("mobasher_policy_age_unknown_units",
+                            "Units with an age cycle whose process age could not be known "
+                            "(no start time on the boot clock): they get no age restart.",
+                            MetricType::Gauge),
+                  {}, static_cast<double>(act.age_unknown));
+}
+
+// The process_* families of Prometheus' client libraries, for the agent itself.
+void self_families(Families& fs, const SelfStats& self) {
+  const auto G = MetricType::Gauge;
+  Families::counter(
+      fs.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                MetricType::Counter),
+      {}, self.cpu_seconds);
+  Families::gauge(fs.family("process_resident_memory_bytes", "Resident memory size in bytes.", G),
+                  {}, static_cast<double>(self.resident_bytes));
+  Families::gauge(fs.family("process_virtual_memory_bytes", "Virtual memory size in bytes.", G), {},
+                  static_cast<double>(self.virtual_bytes));
+  Families::gauge(fs.family("process_start_time_seconds",
+                            "Start time of the process since unix epoch in seconds.", G),
+                  {}, self.start_time_seconds);
+  Families::gauge(fs.family("process_open_fds", "Number of open file descriptors.", G), {},
+                  static_cast<double>(self.open_fds));
+  Families::gauge(fs.family("process_max_fds", "Maximum number of open file descriptors.", G), {},
+                  static_cast<double>(self.max_fds));
+}
+
 void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
                     const std::optional<SelfStats>& self) {
   {
@@ -221,53 +301,8 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
                           "Notifications waiting in a receiver's outbox.", MetricType::Gauge);
   for (const auto& [receiver, n] : a.notification_queue)
     Families::gauge(queue, {{"receiver", receiver}}, static_cast<double>(n));
-  if (const auto& h = a.history) {
-    const auto G = MetricType::Gauge, C = MetricType::Counter;
-    Families::gauge(fs.family("mobasher_history_bytes",
-                              "Bytes of every history file on disk (current and rotated).", G),
-                    {}, static_cast<double>(h->bytes));
-    Families::gauge(fs.family("mobasher_history_files", "History files on disk.", G), {},
-                    static_cast<double>(h->files));
-    auto& recs = fs.family("mobasher_history_records_total",
-                           "History records by outcome: written (synced to disk), dropped (the "
-                           "pending queue was full while the disk failed).",
-                           C);
-    Families::counter(recs, {{"result", "written"}}, static_cast<double>(h->records_written));
-    Families::counter(recs, {{"result", "dropped"}}, static_cast<double>(h->records_dropped));
-    Families::gauge(
-        fs.family("mobasher_history_pending_records", "History records waiting to be written.", G),
-        {}, static_cast<double>(h->pending));
-    Families::counter(fs.family("mobasher_history_write_errors_total",
-                                "Failed history writes, syncs and rotations (each retried).", C),
-                      {}, static_cast<double>(h->write_errors));
-    Families::counter(fs.family("mobasher_history_torn_lines_total",
-                                "Torn last lines cut off the history at start (after a crash).", C),
-                      {}, static_cast<double>(h->torn_lines));
-    Families::gauge(fs.family("mobasher_history_writable",
-                              "1 when the last history write succeeded, 0 while writes fail.", G),
-                    {}, h->error.empty() ? 1 : 0);
-  }
-  if (const auto& act = a.actions) {
-    auto& total = fs.family("mobasher_actions_total",
-                            "Restart actions of the agent by action (restart, handover), cause "
-                            "(memory, predicted, age) and result (done, dry_run, or what failed).",
-                            MetricType::Counter);
-    for (const auto& [key, n] : act->total)
-      Families::counter(total, {{"action", key.at(0)}, {"cause", key.at(1)}, {"result", key.at(2)}},
-                        static_cast<double>(n));
-    Families::gauge(
-        fs.family("mobasher_actions_in_flight", "Restart actions under way.", MetricType::Gauge),
-        {}, static_cast<double>(act->in_flight));
-    Families::gauge(
-        fs.family("mobasher_systemd_bus_connected",
-                  "1 while the agent is connected to systemd's D-Bus API.", MetricType::Gauge),
-        {}, act->bus_connected ? 1 : 0);
-    Families::gauge(fs.family("mobasher_policy_age_unknown_units",
-                              "Units with an age cycle whose process age could not be known "
-                              "(no start time on the boot clock): they get no age restart.",
-                              MetricType::Gauge),
-                    {}, static_cast<double>(act->age_unknown));
-  }
+  if (a.history) history_families(fs, *a.history);
+  if (a.actions) action_families(fs, *a.actions);
   Families::gauge(
       fs.family("mobasher_units_discovered",
                 "Units (and /proc-matched groups) found by the last scan.", MetricType::Gauge),
@@ -279,24 +314,7 @@ void agent_families(Families& fs, const Snapshot& snap, const AgentStats& a,
       fs.family("mobasher_build_info", "Version of the agent and the cgroup layout it detected.",
                 MetricType::Gauge),
       {{"version", a.version}, {"cgroup_layout", snap.cgroup_layout}}, 1);
-  if (self) {
-    const auto G = MetricType::Gauge;
-    Families::counter(
-        fs.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                  MetricType::Counter),
-        {}, self->cpu_seconds);
-    Families::gauge(fs.family("process_resident_memory_bytes", "Resident memory size in bytes.", G),
-                    {}, static_cast<double>(self->resident_bytes));
-    Families::gauge(fs.family("process_virtual_memory_bytes", "Virtual memory size in bytes.", G),
-                    {}, static_cast<double>(self->virtual_bytes));
-    Families::gauge(fs.family("process_start_time_seconds",
-                              "Start time of the process since unix epoch in seconds.", G),
-                    {}, self->start_time_seconds);
-    Families::gauge(fs.family("process_open_fds", "Number of open file descriptors.", G), {},
-                    static_cast<double>(self->open_fds));
-    Families::gauge(fs.family("process_max_fds", "Maximum number of open file descriptors.", G), {},
-                    static_cast<double>(self->max_fds));
-  }
+  if (self) self_families(fs, *self);
 }
 
 }  // namespace
@@ -305,6 +323,7 @@ std::vector<MetricFamily> build_families(const Snapshot& snap, const AgentStats&
                                          const std::optional<SelfStats>& self) {
   Families fs;
   unit_families(fs, snap);
+  process_families(fs, snap);
   node_families(fs, snap.node);
   agent_families(fs, snap, agent, self);
   return fs.take();
