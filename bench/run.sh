@@ -311,7 +311,7 @@ kill_wait TERM "$AGENT_PID"
 
 log "agent at scan_interval 10ms for $SCANS scans"
 start_agent rss 10ms
-# Touch every civetweb worker (64, one per keep-alive connection) once before the first sample: a
+# Touch every civetweb worker (16, HttpServer's default) once before the first sample: a
 # worker's first request touches its stack and buffers once, which the polls below would otherwise
 # spread over the first few thousand scans, looking like growth.
 wrk -t1 -c64 -d1s "http://127.0.0.1:$AGENT_PORT/metrics" >/dev/null 2>&1

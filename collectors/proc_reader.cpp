@@ -74,18 +74,56 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   return st;
 }
 
+namespace {
+
+// The kernel prints comm in status with '\n' as "\\n" and '\\' as "\\\\" (proc_task_name).
+std::string unescape_status_name(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == 'n' || v[i + 1] == '\\')) {
+      out += v[i + 1] == 'n' ? '\n' : '\\';
+      ++i;
+    } else {
+      out += v[i];
+    }
+  }
+  return valid_utf8(out);
+}
+
+}  // namespace
+
 std::optional<ProcStatus> parse_proc_status(std::string_view text) {
   ProcStatus s;
   int found = 0;
-  for_each_kb_line(text, [&](std::string_view key, uint64_t bytes) {
-    if (key == "RssAnon")
-      s.rss_anon = bytes, found |= 1;
-    else if (key == "RssFile")
-      s.rss_file = bytes, found |= 2;
-    else if (key == "RssShmem")
-      s.rss_shmem = bytes, found |= 4;
-    else if (key == "VmSwap")
-      s.swap = bytes, found |= 8;
+  for_each_line(text, [&](std::string_view line) {
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
+    if (key == "Name") {
+      // A tab, then comm, which may itself start with spaces or tabs.
+      if (!value.empty() && value.front() == '\t') value.remove_prefix(1);
+      s.name = unescape_status_name(value);
+      return;
+    }
+    std::string_view field = next_field(value);
+    if (key == "State") {
+      if (!field.empty()) s.state = field.front();
+    } else if (key == "PPid") {
+      if (auto v = leading_u64(field)) s.ppid = static_cast<pid_t>(*v);
+    } else if (key == "RssAnon" || key == "RssFile" || key == "RssShmem" || key == "VmSwap") {
+      auto kb = leading_u64(field);
+      if (!kb) return;
+      uint64_t bytes = *kb * 1024;
+      if (key == "RssAnon")
+        s.rss_anon = bytes, found |= 1;
+      else if (key == "RssFile")
+        s.rss_file = bytes, found |= 2;
+      else if (key == "RssShmem")
+        s.rss_shmem = bytes, found |= 4;
+      else
+        s.swap = bytes, found |= 8;
+    }
   });
   // Kernel threads have none of these lines; they are never unit members, so reject them.
   if ((found & 7) != 7) return std::nullopt;
@@ -149,8 +187,8 @@ std::optional<std::string_view> pread_whole(int fd, std::string& buf, Records re
 
 ProcReader::ProcReader(std::filesystem::path proc_root, size_t max_open_processes)
     : root_(std::move(proc_root)), max_open_(max_open_processes) {
-  // Two descriptors per cached process: stay well inside the soft RLIMIT_NOFILE, so the cache
-  // can never starve the HTTP server or the cgroup reads of descriptors.
+  // One descriptor per cached process (two while one is opened): stay well inside the soft
+  // RLIMIT_NOFILE, so the cache can never starve the HTTP server or the cgroup reads.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     max_open_ = std::min<size_t>(max_open_, rl.rlim_cur > 256 ? (rl.rlim_cur - 256) / 4 : 0);
@@ -171,56 +209,58 @@ ProcReader::~ProcReader() {
 }
 
 void ProcReader::close_entry(Open& e) {
-  if (e.stat_fd >= 0) ::close(e.stat_fd);
   if (e.status_fd >= 0) ::close(e.status_fd);
-  e.stat_fd = e.status_fd = -1;
+  e.status_fd = -1;
 }
 
-// The cached descriptors of pid's stat and status, opened on first use; end() if it is gone.
+// pid's entry: on first sight its stat is read once (start time, comm, ppid) and its status
+// opened, both through one descriptor of /proc/PID so that they are the same process. end() if
+// it is gone, a zombie, or its stat cannot be parsed (counted).
 std::unordered_map<pid_t, ProcReader::Open>::iterator ProcReader::open_entry(pid_t pid) {
   auto it = open_.find(pid);
   if (it != open_.end()) return it;
+  int dir = ::open((root_ / std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return open_.end();
+  int stat_fd = ::openat(dir, "stat", O_RDONLY | O_CLOEXEC);
   Open e;
-  auto dir = root_ / std::to_string(pid);
-  e.stat_fd = open_ro(dir / "stat");
-  if (e.stat_fd < 0) return open_.end();
-  e.status_fd = open_ro(dir / "status");
-  if (e.status_fd < 0) {
+  e.status_fd = ::openat(dir, "status", O_RDONLY | O_CLOEXEC);
+  ::close(dir);
+  std::optional<std::string_view> text;
+  if (stat_fd >= 0) {
+    text = pread_whole(stat_fd, buf_);
+    ::close(stat_fd);
+  }
+  std::optional<ProcStat> st = text ? parse_proc_stat(*text) : std::nullopt;
+  if (text && !st) ++parse_errors_;
+  if (!st || st->state == 'Z' || e.status_fd < 0) {
     close_entry(e);
     return open_.end();
   }
-  return open_.emplace(pid, e).first;
+  e.id = {pid, st->start_time};
+  e.comm = std::move(st->comm);
+  e.ppid = st->ppid;
+  return open_.emplace(pid, std::move(e)).first;
 }
 
 std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
-  // Two attempts: a cached descriptor may belong to an exited process whose PID was reused.
+  // Two attempts: the kept status of a process that has exited fails to read (ESRCH), even when
+  // its PID has been reused; the second attempt opens the new process's files.
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto it = open_entry(pid);
     if (it == open_.end()) return std::nullopt;
     Open& e = it->second;
-    auto stat_text = pread_whole(e.stat_fd, buf_);
-    std::optional<ProcStat> st = stat_text ? parse_proc_stat(*stat_text) : std::nullopt;
-    if (!stat_text || (e.id.start_time != 0 && st && st->start_time != e.id.start_time)) {
+    auto text = pread_whole(e.status_fd, buf_);
+    if (!text) {
       close_entry(e);
       open_.erase(it);
       continue;
     }
-    if (!st || st->state == 'Z') {
-      if (!st) ++parse_errors_;
-      e.seen = true;
-      return std::nullopt;
-    }
-    auto status_text = pread_whole(e.status_fd, buf_);
-    if (!status_text) {
-      close_entry(e);
-      open_.erase(it);
-      return std::nullopt;
-    }
-    auto status = parse_proc_status(*status_text);
     e.seen = true;
-    if (!status) return std::nullopt;
-    e.id = {pid, st->start_time};
-    ProcessSample s = make_sample(e.id, std::move(*st), *status, with_pss);
+    auto status = parse_proc_status(*text);
+    if (!status || status->state == 'Z') return std::nullopt;
+    if (status->name) e.comm = std::move(*status->name);  // an exec changes it
+    if (status->ppid) e.ppid = *status->ppid;             // so does a parent's exit
+    ProcessSample s = make_sample(e, *status, with_pss);
     if (open_.size() > max_open_) {  // cache full: this one was read once, stay bounded
       close_entry(it->second);
       open_.erase(it);
@@ -230,21 +270,21 @@ std::optional<ProcessSample> ProcReader::sample(pid_t pid, bool with_pss) {
   return std::nullopt;
 }
 
-ProcessSample ProcReader::make_sample(ProcessId id, ProcStat st, const ProcStatus& status,
+ProcessSample ProcReader::make_sample(const Open& e, const ProcStatus& status,
                                       bool with_pss) const {
   ProcessSample s;
-  s.id = id;
-  s.ppid = st.ppid;
-  s.comm = std::move(st.comm);
+  s.id = e.id;
+  s.ppid = e.ppid;
+  s.comm = e.comm;
   s.rss_anon = status.rss_anon;
   s.rss_file = status.rss_file;
   s.rss_shmem = status.rss_shmem;
   s.swap = status.swap;
-  s.start_time_seconds = clock_.unix_seconds(st.start_time);
-  s.start_boot_seconds = clock_.since_boot(st.start_time);
+  s.start_time_seconds = clock_.unix_seconds(e.id.start_time);
+  s.start_boot_seconds = clock_.since_boot(e.id.start_time);
   if (with_pss) {
-    if (auto text = read_small_file(root_ / std::to_string(id.pid) / "smaps_rollup"))
-      s.pss = parse_smaps_rollup_pss(*text);
+    if (auto t = read_small_file(root_ / std::to_string(e.id.pid) / "smaps_rollup"))
+      s.pss = parse_smaps_rollup_pss(*t);
   }
   return s;
 }

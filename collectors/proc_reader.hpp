@@ -1,5 +1,6 @@
-// /proc/PID/{stat,status}: parsers on text, and a reader that keeps each process's files open
-// across scans and re-reads them with pread (measured: ~3 us/process vs ~20 us open+read+close).
+// /proc/PID/{stat,status}: parsers on text, and a reader that reads a process's stat once (its
+// start time) and keeps its status open across scans, re-read with pread (measured: ~3 us a
+// process against ~20 us for open+read+close of both files).
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +28,9 @@ struct ProcStat {
 
 struct ProcStatus {
   uint64_t rss_anon = 0, rss_file = 0, rss_shmem = 0, swap = 0;  // bytes
+  std::optional<std::string> name;  // "Name:" unescaped (the kernel escapes '\n' and '\\')
+  char state = '?';                 // "State:"
+  std::optional<pid_t> ppid;        // "PPid:"
 };
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text);  // comm made valid UTF-8
@@ -81,15 +85,18 @@ class ProcReader {
   const ProcClock& clock() const { return clock_; }
 
  private:
+  // A process seen before: its status kept open; what its stat said when first seen (the start
+  // time never changes; comm and ppid are refreshed from status).
   struct Open {
-    int stat_fd = -1, status_fd = -1;
+    int status_fd = -1;
     ProcessId id;
+    std::string comm;
+    pid_t ppid = 0;
     bool seen = false;
   };
   void close_entry(Open& e);
   std::unordered_map<pid_t, Open>::iterator open_entry(pid_t pid);
-  ProcessSample make_sample(ProcessId id, ProcStat st, const ProcStatus& status,
-                            bool with_pss) const;
+  ProcessSample make_sample(const Open& e, const ProcStatus& status, bool with_pss) const;
 
   std::filesystem::path root_;
   size_t max_open_;

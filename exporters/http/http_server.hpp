@@ -75,9 +75,11 @@ class HttpError : public std::runtime_error {
 
 class HttpServer {
  public:
-  // Throws HttpError naming the address when it cannot listen.
+  // Throws HttpError naming the address when it cannot listen. threads: civetweb's workers; each
+  // that has served a request keeps ~35 kB of stack and buffers (measured: 64 workers, all used
+  // once, cost 2.2 MiB of RSS); 16 serve wrk at 200 keep-alive connections without an error.
   HttpServer(const std::string& listen, const Publication& pub, HistoryHandler history = {},
-             int threads = 64);
+             int threads = 16);
   static constexpr int kMaxHistoryRequests = 2;
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -29,6 +29,8 @@ struct AgentStats {
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,
                                                      const std::optional<SelfStats>& self);
-std::string render_exposition(const std::vector<prometheus::MetricFamily>& families);
+// size_hint: the bytes to reserve (the previous body's size saves the string's regrowth).
+std::string render_exposition(const std::vector<prometheus::MetricFamily>& families,
+                              size_t size_hint = 32 << 10);
 
 }  // namespace mobasher

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "fixtures/fixture_tree.hpp"
@@ -82,6 +84,28 @@ TEST(ParseProcStatus, RealStatusInBytes) {
   EXPECT_EQ(s->rss_file, 6748u * 1024);
   EXPECT_EQ(s->rss_shmem, 0u);
   EXPECT_EQ(s->swap, 0u);
+  EXPECT_EQ(s->name, "ff) mpeg (x");
+  EXPECT_EQ(s->state, 'S');
+  EXPECT_EQ(s->ppid, 5577);
+}
+
+TEST(ParseProcStatus, NameIsUnescapedAndKeepsItsSpaces) {
+  // The kernel escapes '\n' and '\\' in status (not in stat); a leading space is comm's own.
+  auto s = parse_proc_status(
+      "Name:\t a\\nb\\\\c\t\nState:\tZ (zombie)\nPPid:\t1\nRssAnon:\t 8 kB\nRssFile:\t 4 kB\n"
+      "RssShmem:\t 0 kB\n");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->name, " a\nb\\c\t");
+  EXPECT_EQ(s->state, 'Z');
+  EXPECT_EQ(s->ppid, 1);
+}
+
+TEST(ParseProcStatus, NameStateAndPPidAreOptional) {
+  auto s = parse_proc_status("RssAnon:\t 8 kB\nRssFile:\t 4 kB\nRssShmem:\t 0 kB\n");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_FALSE(s->name.has_value());
+  EXPECT_EQ(s->state, '?');
+  EXPECT_FALSE(s->ppid.has_value());
 }
 
 TEST(ParseProcStatus, EachField) {
@@ -193,11 +217,14 @@ TEST_F(ProcReaderTest, VanishedProcessIsNulloptNotAnError) {
   EXPECT_EQ(r.parse_errors(), 0u);
 }
 
-TEST_F(ProcReaderTest, PidReuseGivesANewIdentity) {
+// A PID not sampled for a scan has its descriptor closed; the process found there later is read
+// afresh (the reused-PID case on the real /proc is ProcReaderRealProc.ReusedPid*).
+TEST_F(ProcReaderTest, PidSeenAgainAfterAScanWithoutItIsReadAfresh) {
   ProcReader r(fx.proc_root());
   auto before = r.sample(102, false);
   ASSERT_TRUE(before.has_value());
   r.end_scan();
+  r.end_scan();  // a scan without 102
   fx.proc(102).reuse(/*start_time=*/9000, "bash").ppid(77).status(5_MiB, 1_MiB, 0, 0);
   auto after = r.sample(102, false);
   ASSERT_TRUE(after.has_value());
@@ -207,6 +234,21 @@ TEST_F(ProcReaderTest, PidReuseGivesANewIdentity) {
   EXPECT_EQ(after->comm, "bash");
   EXPECT_EQ(after->ppid, 77);
   EXPECT_EQ(after->rss_anon, 5_MiB);
+}
+
+// stat is read once, when a process is first seen; later scans read status only, which also
+// carries the comm (an exec changes it) and the ppid (a parent's exit changes it).
+TEST_F(ProcReaderTest, LaterScansTakeCommAndPpidFromStatus) {
+  ProcReader r(fx.proc_root());
+  ASSERT_TRUE(r.sample(102, false).has_value());
+  r.end_scan();
+  fx.proc(102).comm("ffmpeg-x").ppid(1);
+  fx.write("proc/102/stat", "garbage\n");  // not read again
+  auto s = r.sample(102, false);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->comm, "ffmpeg-x");
+  EXPECT_EQ(s->ppid, 1);
+  EXPECT_EQ(r.parse_errors(), 0u);
 }
 
 TEST_F(ProcReaderTest, ZombieAndKernelThreadAreNotSampled) {
@@ -294,6 +336,100 @@ TEST(ProcReaderRealProc, ReapedProcessWithCachedDescriptorIsNullopt) {
   ASSERT_TRUE(child.reap());
   EXPECT_FALSE(r.sample(pid, false).has_value());
   EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+// A child that names itself (prctl(PR_SET_NAME), as an exec would change comm) when told to, and
+// says when it has; killed and reaped by the destructor. fork_at: its PID is `want`, the one of a
+// process just reaped: ns_last_pid (root, the initial PID namespace) makes the next fork take it,
+// unless another process forks in between (retried).
+class NamingChild {
+ public:
+  explicit NamingChild(pid_t want = 0) {
+    if (::pipe(go_) != 0 || ::pipe(done_) != 0) return;
+    for (int attempt = 0; attempt < 20 && pid_ <= 0; ++attempt) {
+      if (want > 0) {
+        std::ofstream last("/proc/sys/kernel/ns_last_pid");
+        last << want - 1;
+        if (!last.flush()) return;
+      }
+      pid_t pid = ::fork();
+      if (pid == 0) run();
+      if (pid > 0 && want > 0 && pid != want) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        continue;
+      }
+      pid_ = pid;
+    }
+  }
+  ~NamingChild() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    for (int fd : {go_[0], go_[1], done_[0], done_[1]})
+      if (fd >= 0) ::close(fd);
+  }
+  pid_t pid() const { return pid_; }
+  bool rename(const char* name) {  // up to 15 bytes
+    char buf[16] = {};
+    std::snprintf(buf, sizeof buf, "%s", name);
+    char ack = 0;
+    return ::write(go_[1], buf, sizeof buf) == sizeof buf && ::read(done_[0], &ack, 1) == 1;
+  }
+
+ private:
+  [[noreturn]] void run() {
+    char name[16];
+    while (::read(go_[0], name, sizeof name) == sizeof name) {
+      ::prctl(PR_SET_NAME, name);
+      char ack = 1;
+      if (::write(done_[1], &ack, 1) != 1) break;
+    }
+    ::_exit(0);
+  }
+  int go_[2] = {-1, -1}, done_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
+TEST(ProcReaderRealProc, ReusedPidIsANewProcess) {
+  ASSERT_EQ(::geteuid(), 0u) << "needs root: writes /proc/sys/kernel/ns_last_pid";
+  Child first;
+  pid_t pid = first.pid();
+  ASSERT_GT(pid, 1);
+  ProcReader r("/proc");
+  auto before = r.sample(pid, false);
+  ASSERT_TRUE(before.has_value());
+  r.end_scan();
+  ASSERT_TRUE(first.reap());
+  // start_time is in clock ticks: let one pass so that the new process cannot share it.
+  ::usleep(30'000);
+  NamingChild again(pid);
+  ASSERT_EQ(again.pid(), pid) << "could not fork at PID " << pid;
+  ASSERT_TRUE(again.rename("reused"));
+  auto after = r.sample(pid, false);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->id.pid, pid);
+  EXPECT_GT(after->id.start_time, before->id.start_time);
+  EXPECT_EQ(after->comm, "reused");
+  EXPECT_EQ(r.parse_errors(), 0u);
+}
+
+// A new comm (an exec, prctl(PR_SET_NAME)) shows in the next scan, the identity unchanged.
+TEST(ProcReaderRealProc, CommChangeShowsInTheNextScan) {
+  NamingChild child;
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_TRUE(child.rename("before"));
+  ProcReader r("/proc");
+  auto before = r.sample(child.pid(), false);
+  ASSERT_TRUE(before.has_value());
+  r.end_scan();
+  ASSERT_TRUE(child.rename("renamed"));
+  auto after = r.sample(child.pid(), false);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(before->comm, "before");
+  EXPECT_EQ(after->comm, "renamed");
+  EXPECT_EQ(after->id, before->id);
 }
 
 }  // namespace
