@@ -7,11 +7,13 @@
 #
 #   1. scan_bench (Google Benchmark, 5 repetitions, medians) at N=1000 and N=5000, then the
 #      cgroup-first scans at N=1000 again (a control for load drift on a shared machine)
-#   2. prometheus-process-exporter matching exactly the 18 bench processes: CPU per scrape from
+#   2. cycle_bench (5 repetitions, medians) at N=1000: each stage of a scan cycle and the whole
+#      cycle with one scrape per scan (Pipeline::step, policy, history, render, the scrape's body)
+#   3. prometheus-process-exporter matching exactly the 18 bench processes: CPU per scrape from
 #      /proc/PID/stat utime+stime over K=50 scrapes, minus its idle rate (default flags and
 #      -gather-smaps=false -threads=false at N=1000, default flags at N=5000)
-#   3. the agent's /metrics under wrk -t2 -c50 -d10s --latency (median = the 50% line)
-#   4. the agent at scan_interval 10ms for 10,000 scans: VmRSS at 1,000 and 10,000 scans
+#   4. the agent's /metrics under wrk -t2 -c50 -d10s --latency (median = the 50% line)
+#   5. the agent at scan_interval 10ms for 10,000 scans: VmRSS at 1,000 and 10,000 scans
 #   then a summary table with each target and PASS/FAIL (also in $OUT/summary.txt).
 #
 # WITH_SCENARIO="CMD": set the scenario up (N1 unrelated), run CMD under bash -c, clean up, exit
@@ -34,6 +36,7 @@ WRK_SECONDS=${WRK_SECONDS:-10}
 AGENT=$BUILD/mobasher-agent
 LEAKER=$BUILD/mobasher-leaker
 SCAN_BENCH=$BUILD/bench/scan_bench
+CYCLE_BENCH=$BUILD/bench/cycle_bench
 PPE=$(command -v prometheus-process-exporter || true)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -285,6 +288,11 @@ if [[ -n ${WITH_SCENARIO:-} ]]; then
   exit
 fi
 run_scan_bench "$N1"
+log "cycle_bench: ${#UNRELATED[@]} unrelated processes"
+"$CYCLE_BENCH" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$OUT/cycle_bench.json" --benchmark_out_format=json \
+  >"$OUT/cycle_bench.txt" 2>&1 || die "cycle_bench failed: $(tail -5 "$OUT/cycle_bench.txt")"
+cat "$OUT/cycle_bench.txt" >&2
 
 log "prometheus-process-exporter (default flags), $K scrapes"
 run_ppe default
@@ -370,6 +378,10 @@ def medians(label):
     return out
 N1, N2 = e["N1"], e["N2"]
 a, b, c = medians(N1), medians(N2), medians(N1 + "_again")
+cyc = {}
+for x in json.load(open(f"{e['OUT']}/cycle_bench.json"))["benchmarks"]:
+    if x.get("aggregate_name") == "median":
+        cyc[x["run_name"]] = x["cpu_time"] * {"ns": 1e-3, "us": 1, "ms": 1e3}[x["time_unit"]]
 def ms(s):  # wrk prints 1.23ms / 456.78us / 1.20s
     for suf, f in (("us", 1e-3), ("ms", 1), ("s", 1e3)):
         if s.endswith(suf):
@@ -392,6 +404,8 @@ for k in ["BM_Scan", "BM_ScanWithDiscovery", "BM_ScanFallbackMode", "BM_ProcScan
     if x.get("seen") is not None:
         extra += f" /proc entries={x['seen']:.0f}/{y['seen']:.0f}"
     print(f"  {k:<24} {x['cpu_us']:>12.1f} {y['cpu_us']:>12.1f} {z}   {extra}")
+print("cycle_bench medians of 5, CPU us: " + ", ".join(
+    f"{k[len('BM_Stage'):] if k.startswith('BM_Stage') else k[3:]} {v:.1f}" for k, v in cyc.items()))
 print(f"process-exporter CPU/scrape, us: default {ppe:.0f} ({e['PPE_PROCS']} procs), "
       f"lean {ppe_lean:.0f}; default at N={N2}: {float(e['PPE2_MS'])*1000:.0f} ({e['PPE2_PROCS']} procs)")
 print(f"agent: /metrics {e['METRICS_BYTES']} bytes, {e['AGENT_UNITS']} units, {e['AGENT_PROCS']} procs; "
@@ -408,6 +422,8 @@ def row(t, m, c): print(f"{t:<58} {m:<36} {ok(c)}")
 row(f"scan CPU <= 1 ms (N={N1})", f"{scan1:.1f} us", scan1 <= 1000)
 row("scan CPU <= 1/50 process-exporter CPU/scrape (default)", f"{scan1:.1f} vs {ppe/50:.1f} us (1/{ppe/scan1:.0f})", scan1 <= ppe / 50)
 row("  same vs process-exporter lean flags", f"{scan1:.1f} vs {ppe_lean/50:.1f} us (1/{ppe_lean/scan1:.0f})", scan1 <= ppe_lean / 50)
+cycle = cyc["BM_Cycle"]
+row("whole cycle, one scrape per scan <= 1/100 process-exporter", f"{cycle:.1f} vs {ppe/100:.1f} us (1/{ppe/cycle:.0f})", cycle <= ppe / 100)
 row(f"scan flat within 20% from N={N1} to N={N2}", f"{ref:.1f} -> {scan2:.1f} us ({(scan2/ref-1)*100:+.1f}%)", scan2 <= ref * 1.2)
 row("/metrics median latency <= 2 ms (wrk -c50)", f"{p50:.3f} ms", p50 <= 2)
 row("agent VmRSS <= 10 MiB after 10,000 scans", f"{rss2/1024:.2f} MiB", rss2 <= 10240)

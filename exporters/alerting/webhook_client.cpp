@@ -1,8 +1,7 @@
 #include "exporters/alerting/webhook_client.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,44 +9,28 @@
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
-#include <variant>
 
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "agent/base/errno_text.hpp"
 #include "agent/base/quantities.hpp"
+#include "exporters/alerting/webhook_exchange.hpp"
+#include "exporters/alerting/webhook_tls.hpp"
 
 namespace mobasher {
 
 namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
-// Enough for any receiver's error page; only HttpResult::kMaxBody of it is kept.
-constexpr uint64_t kBodyReadLimit = 64 << 10;
 constexpr size_t kMaxTokenFile = 64 << 10;
 
 HttpResult failure(std::string error) {
   HttpResult r;
   r.error = std::move(error);
   return r;
-}
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
 }
 
 bool is_token_char(char c) {
@@ -93,171 +76,55 @@ std::optional<std::string> read_token(const std::string& path, std::string& erro
   return text;
 }
 
-}  // namespace
-
-// One request/response on a fresh connection. Handlers hold a shared_ptr to it, never to the
-// client, so the client may be destroyed (or post again from `done`) while they are pending.
-class WebhookClient::Exchange : public std::enable_shared_from_this<Exchange> {
-  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-  using Stream = std::variant<beast::tcp_stream, TlsStream>;
-
- public:
-  using Done = std::function<void(HttpResult)>;
-
-  Exchange(asio::io_context& io, const WebhookTarget& target, ParsedUrl url,
-           std::shared_ptr<ssl::context> tls, http::request<http::string_body> req, Done done)
-      : url_(std::move(url)),
-        timeout_(target.timeout),
-        tls_(std::move(tls)),
-        resolver_(io),
-        resolve_deadline_(io),
-        stream_(make_stream(io, tls_.get())),
-        req_(std::move(req)),
-        done_(std::move(done)) {
-    if (auto* s = std::get_if<TlsStream>(&stream_)) {
-      if (!is_ip_literal(url_.host))  // RFC 6066: no SNI for address literals
-        SSL_set_tlsext_host_name(s->native_handle(), url_.host.c_str());
-      // The stream (and this callback) lives inside the exchange: `this` outlives every call.
-      if (!target.insecure_skip_verify)
-        s->set_verify_callback([this, check = ssl::host_name_verification(url_.host)](
-                                   bool preverified, ssl::verify_context& ctx) mutable {
-          bool ok = check(preverified, ctx);
-          if (preverified && !ok) wrong_host_ = true;  // OpenSSL would only say "unspecified"
-          return ok;
-        });
-    }
-    parser_.body_limit(kBodyReadLimit);
-  }
-
-  void start() {
-    deadline_ = std::chrono::steady_clock::now() + timeout_;
-    // getaddrinfo cannot be interrupted: this timer ends the exchange on time, the lookup's late
-    // completion is then ignored. After it, the stream's own expiry covers the socket.
-    resolve_deadline_.expires_at(deadline_);
-    resolve_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && !self->resolved_)  // resolved_: its cancel() came too late to abort this
-        self->finish(failure("timeout after " + format_duration(self->timeout_) + " (resolve)"));
-    });
-    resolver_.async_resolve(url_.host, url_.port,
-                            beast::bind_front_handler(&Exchange::on_resolve, shared_from_this()));
-  }
-
-  // Ends the exchange; no handler reports after this. Returns `done` the first time only.
-  Done stop() {
-    if (stopped_) return {};
-    stopped_ = true;
-    resolve_deadline_.cancel();
-    resolver_.cancel();
-    tcp().close();
-    return std::move(done_);
-  }
-  bool stopped() const { return stopped_; }
-
- private:
-  static Stream make_stream(asio::io_context& io, ssl::context* tls) {
-    if (tls) return Stream(std::in_place_type<TlsStream>, io, *tls);
-    return Stream(std::in_place_type<beast::tcp_stream>, io);
-  }
-
-  beast::tcp_stream& tcp() {
-    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
-                      stream_);
-  }
-
-  void finish(HttpResult r) {
-    if (auto done = stop()) done(std::move(r));
-  }
-
-  void fail(const std::string& step, beast::error_code ec) {
-    if (ec == beast::error::timeout)
-      finish(failure("timeout after " + format_duration(timeout_) + " (" + step + ")"));
-    else
-      finish(failure(step + ": " + ec.message()));
-  }
-
-  void on_resolve(beast::error_code ec, tcp::resolver::results_type endpoints) {
-    if (stopped_) return;
-    resolved_ = true;
-    resolve_deadline_.cancel();
-    if (ec) return fail("resolve " + url_.host, ec);
-    tcp().expires_at(deadline_);
-    tcp().async_connect(endpoints,
-                        beast::bind_front_handler(&Exchange::on_connect, shared_from_this()));
-  }
-
-  void on_connect(beast::error_code ec, const tcp::endpoint&) {
-    if (stopped_) return;
-    if (ec) return fail("connect " + host_port(url_), ec);
-    if (auto* tls = std::get_if<TlsStream>(&stream_)) {
-      tls->async_handshake(ssl::stream_base::client,
-                           beast::bind_front_handler(&Exchange::on_handshake, shared_from_this()));
-    } else {
-      write();
-    }
-  }
-
-  void on_handshake(beast::error_code ec) {
-    if (stopped_) return;
-    if (ec == beast::error::timeout) return fail("TLS handshake", ec);
-    if (ec) {
-      // "certificate verify failed" alone does not say which check failed.
-      std::string why = wrong_host_ ? " (certificate not valid for " + url_.host + ")" : "";
-      long verify = SSL_get_verify_result(std::get<TlsStream>(stream_).native_handle());
-      if (why.empty() && verify != X509_V_OK)
-        why = std::string(" (") + X509_verify_cert_error_string(verify) + ")";
-      return finish(failure("TLS handshake: " + ec.message() + why));
-    }
-    write();
-  }
-
-  void write() {
-    std::visit(
-        [this](auto& s) {
-          http::async_write(s, req_,
-                            beast::bind_front_handler(&Exchange::on_write, shared_from_this()));
-        },
-        stream_);
-  }
-
-  void on_write(beast::error_code ec, size_t) {
-    if (stopped_) return;
-    if (ec) return fail("write", ec);
-    std::visit(
-        [this](auto& s) {
-          http::async_read(s, buffer_, parser_,
-                           beast::bind_front_handler(&Exchange::on_read, shared_from_this()));
-        },
-        stream_);
-  }
-
-  void on_read(beast::error_code ec, size_t) {
-    if (stopped_) return;
-    // The status is the receiver's verdict: an oversized body, or a TLS peer that closes
-    // without close_notify after its header, does not undo it.
-    bool verdict_known = parser_.is_header_done() &&
-                         (ec == http::error::body_limit || ec == ssl::error::stream_truncated);
-    if (ec && !verdict_known) return fail("read", ec);
-    HttpResult r;
-    r.status = parser_.get().result_int();
-    r.body = parser_.get().body().substr(0, HttpResult::kMaxBody);
-    finish(std::move(r));
-  }
-
-  const ParsedUrl url_;
-  const std::chrono::milliseconds timeout_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::shared_ptr<ssl::context> tls_;  // before stream_: the stream uses it until destroyed
-  tcp::resolver resolver_;
-  asio::steady_timer resolve_deadline_;
-  Stream stream_;
-  http::request<http::string_body> req_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
-  Done done_;
-  bool stopped_ = false;
-  bool resolved_ = false;
-  bool wrong_host_ = false;
+struct PlainTransport {
+  static constexpr bool kHandshake = false;
+  beast::tcp_stream stream;
+  explicit PlainTransport(asio::io_context& io) : stream(io) {}
+  template <typename Handler>
+  void handshake(Handler&&) {}
+  std::string handshake_error(beast::error_code) { return {}; }
+  static bool truncated(beast::error_code) { return false; }
 };
+
+// The executable's directory (/proc/self/exe), where the module is looked for first.
+std::string exe_dir() {
+  char path[4096];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return ".";
+  std::string p(path, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+// Loads mobasher-webhook-tls.so: next to the executable (the build tree), one up (the tests'
+// binaries in build/tests), or in ../lib/mobasher-agent (installed: /usr/bin and
+// /usr/lib/mobasher-agent). It stays loaded: code of its exchanges may still be on the stack or in
+// the io_context's queue when the last client goes, so it is never unloaded.
+std::shared_ptr<TlsClientContext> load_tls(const WebhookTarget& target, std::string& error) {
+  std::string dir = exe_dir(), tried;
+  for (const std::string& candidate :
+       {dir + "/" + kWebhookTlsModule, dir + "/../" + kWebhookTlsModule,
+        dir + "/../lib/mobasher-agent/" + kWebhookTlsModule}) {
+    if (::access(candidate.c_str(), R_OK) != 0) {
+      tried += (tried.empty() ? "" : ", ") + candidate;
+      continue;
+    }
+    void* module = ::dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* entry = module ? ::dlsym(module, kWebhookTlsEntry) : nullptr;
+    if (!entry) {
+      const char* why = ::dlerror();
+      error = "https needs " + candidate + ": " + (why ? why : "no entry point");
+      return nullptr;
+    }
+    auto make = reinterpret_cast<decltype(&mobasher_webhook_tls_context)>(entry);
+    std::shared_ptr<TlsClientContext> ctx(make(&target, &error));
+    return ctx;
+  }
+  error = std::string("https needs ") + kWebhookTlsModule + " (the package installs it in " +
+          "/usr/lib/mobasher-agent); not found at " + tried;
+  return nullptr;
+}
+
+}  // namespace
 
 WebhookClient::WebhookClient(asio::io_context& io, WebhookTarget target)
     : io_(io), target_(std::move(target)) {
@@ -275,26 +142,8 @@ WebhookClient::WebhookClient(asio::io_context& io, WebhookTarget target)
   }
   if (!url_.tls) return;  // ca_file and insecure_skip_verify only matter for https
 
-  tls_ = std::make_shared<ssl::context>(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
-  if (target_.insecure_skip_verify) {
-    tls_->set_verify_mode(ssl::verify_none);
-    return;
-  }
-  tls_->set_verify_mode(ssl::verify_peer);
-  boost::system::error_code ec;
-  if (target_.ca_file.empty()) {
-    tls_->set_default_verify_paths(ec);
-    if (ec) throw std::invalid_argument(who + "system CA certificates: " + ec.message());
-    return;
-  }
-  // Open it first: errno says "No such file" / "Permission denied", OpenSSL only "system lib".
-  int fd = ::open(target_.ca_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw std::invalid_argument(who + "ca_file " + target_.ca_file + ": " + errno_text(errno));
-  ::close(fd);
-  tls_->load_verify_file(target_.ca_file, ec);
-  if (ec) throw std::invalid_argument(who + "ca_file " + target_.ca_file + ": " + ec.message());
+  tls_ = load_tls(target_, error);
+  if (!tls_) throw std::invalid_argument(who + error);
 }
 
 WebhookClient::~WebhookClient() {
@@ -328,7 +177,13 @@ void WebhookClient::post(std::string body, std::function<void(HttpResult)> done)
   req.body() = std::move(body);
   req.prepare_payload();
 
-  current_ = std::make_shared<Exchange>(io_, target_, url_, tls_, std::move(req), std::move(done));
+  ExchangeSpec spec{url_.host, url_.port, host_port(url_), target_.timeout,
+                    "timeout after " + format_duration(target_.timeout)};
+  if (tls_)
+    current_ = tls_->exchange(io_, std::move(spec), std::move(req), std::move(done));
+  else
+    current_ = std::make_shared<Exchange<PlainTransport>>(io_, std::move(spec), std::move(req),
+                                                          std::move(done));
   current_->start();
 }
 

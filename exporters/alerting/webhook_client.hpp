@@ -1,4 +1,5 @@
-// One receiver's HTTP(S) POSTs, asynchronous on the agent's io_context (Boost.Beast, asio::ssl).
+// One receiver's HTTP(S) POSTs, asynchronous on the agent's io_context (Boost.Beast; https through
+// the mobasher-webhook-tls module, webhook_tls.hpp).
 // Delivery policy (outbox, retries, back-off) is the notifier's; this only does one exchange.
 #pragma once
 
@@ -15,11 +16,10 @@
 
 #include "agent/base/url.hpp"
 
-namespace boost::asio::ssl {
-class context;
-}
-
 namespace mobasher {
+
+class ExchangeBase;
+class TlsClientContext;
 
 struct WebhookTarget {
   std::string name;  // receiver name, for messages
@@ -69,13 +69,11 @@ class WebhookClient {
   const WebhookTarget& target() const { return target_; }
 
  private:
-  class Exchange;
-
   boost::asio::io_context& io_;
   WebhookTarget target_;
   ParsedUrl url_;
-  std::shared_ptr<boost::asio::ssl::context> tls_;  // https only; shared with exchanges in flight
-  std::shared_ptr<Exchange> current_;
+  std::shared_ptr<TlsClientContext> tls_;  // https only (loads the module); shared with exchanges
+  std::shared_ptr<ExchangeBase> current_;
 };
 
 }  // namespace mobasher

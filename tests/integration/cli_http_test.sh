@@ -160,6 +160,11 @@ log "agent pid=$AGENT_PID at $URL"
 wait_until 10 bash -c "curl -fsS --max-time 2 '$URL/metrics' | grep '^mobasher_unit_up{' | grep -qF 'unit=\"$UNIT\"'" ||
   fail "agent never exported $UNIT"
 
+# No https receiver: OpenSSL (in the mobasher-webhook-tls module) is not loaded.
+ssl_maps=$(grep -cE 'libssl|libcrypto|mobasher-webhook-tls' "/proc/$AGENT_PID/maps")
+[[ $ssl_maps == 0 ]] && pass "no https receiver: neither libssl, libcrypto nor the TLS module mapped" ||
+  fail "no https receiver, yet $ssl_maps mappings of libssl/libcrypto/mobasher-webhook-tls"
+
 body=$(curl -s --max-time 3 "$URL/healthz"); code=$(http_code "$URL/healthz")
 [[ $code == 200 && $body == ok* ]] && pass "GET /healthz: $code '$body'" || fail "GET /healthz: $code '$body' (want 200 ok)"
 
@@ -274,3 +279,18 @@ code=$(http_code "$URL/healthz")
 lint=$(promtool check metrics <"$WORK/metrics-empty.txt" 2>&1); lrc=$?
 [[ $lrc -eq 0 && -z $lint ]] && pass "no units: promtool clean" || fail "no units: promtool rc=$lrc: $lint"
 sigterm_within_1s "SIGTERM (no units)"
+
+# --- an https receiver loads the TLS module (and OpenSSL) at start ---------------------------------
+cat >"$WORK/https.json" <<EOF
+{
+  "scan_interval": "1s",
+  "alerts": { "webhooks": [ { "name": "tls", "url": "https://127.0.0.1:1/alerts",
+                              "insecure_skip_verify": true } ] }
+}
+EOF
+start_agent "$WORK/agent-https.log" --config "$WORK/https.json" --state-dir "$WORK/state-https"
+module=$(grep -m1 -o '/[^ ]*mobasher-webhook-tls.so' "/proc/$AGENT_PID/maps")
+ssl_maps=$(grep -c 'libssl' "/proc/$AGENT_PID/maps")
+[[ -n $module && $ssl_maps -gt 0 ]] && pass "https receiver: $module and libssl mapped" ||
+  fail "https receiver: module '${module:-not mapped}', $ssl_maps libssl mappings (want both)"
+sigterm_within_1s "SIGTERM (https receiver)"
