@@ -57,15 +57,29 @@ std::vector<pid_t> parse_cgroup_procs(std::string_view text) {
   return pids;
 }
 
-std::optional<uint64_t> parse_keyed_value(std::string_view text, std::string_view key) {
-  while (!text.empty()) {
+void parse_keyed_values(std::string_view text, std::span<const std::string_view> keys,
+                        std::span<std::optional<uint64_t>> out) {
+  uint64_t found = 0, all = keys.size() >= 64 ? ~0ull : (1ull << keys.size()) - 1;
+  while (!text.empty() && found != all) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ')
-      return parse_u64(line.substr(key.size() + 1));
+    size_t space = line.find(' ');
+    if (space == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, space);
+    for (size_t i = 0; i < keys.size() && i < 64; ++i) {
+      if (key != keys[i] || (found & (1ull << i))) continue;
+      out[i] = parse_u64(line.substr(space + 1));
+      found |= 1ull << i;
+      break;
+    }
   }
-  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_keyed_value(std::string_view text, std::string_view key) {
+  std::optional<uint64_t> v;
+  parse_keyed_values(text, {&key, 1}, {&v, 1});
+  return v;
 }
 
 std::optional<uint64_t> parse_limit(std::string_view text) {
@@ -137,6 +151,50 @@ std::vector<pid_t> UnitCgroupFiles::pids(std::chrono::steady_clock::time_point n
   return out;
 }
 
+// One memory file's text into r (the slots are read in order: swap on v1 needs the usage).
+void UnitCgroupFiles::parse_slot(Slot s, std::string_view text, CgroupReadResult& r) const {
+  CgroupMemory& m = r.memory;
+  switch (s) {
+    case kUsage:
+      m.usage = parse_u64(text);
+      if (!m.usage) ++r.errors;
+      break;
+    case kLimit:
+      m.limit = parse_limit(text);
+      break;
+    case kSwap: {
+      auto v = parse_u64(text);
+      if (!v)
+        ++r.errors;
+      else if (v2_)
+        m.swap = v;
+      else if (m.usage)
+        m.swap = *v > *m.usage ? *v - *m.usage : 0;  // memsw - usage
+      break;
+    }
+    case kStat: {
+      // v1: total_* include child cgroups, as v2's memory.stat does.
+      static constexpr std::string_view kV2Keys[] = {"anon", "file", "inactive_file"};
+      static constexpr std::string_view kV1Keys[] = {"total_rss", "total_cache",
+                                                     "total_inactive_file"};
+      std::optional<uint64_t> v[3];
+      parse_keyed_values(text, v2_ ? kV2Keys : kV1Keys, v);
+      m.anon = v[0];
+      m.file = v[1];
+      m.inactive_file = v[2];
+      break;
+    }
+    case kEvents:
+      m.oom_kills = parse_keyed_value(text, "oom_kill");
+      break;
+    case kFailcnt:
+      m.failcnt = parse_u64(text);
+      break;
+    case kSlots:
+      break;
+  }
+}
+
 CgroupReadResult UnitCgroupFiles::memory() {
   CgroupReadResult r;
   if (memory_dir_.empty()) return r;
@@ -157,38 +215,7 @@ CgroupReadResult UnitCgroupFiles::memory() {
       close_memory();
       return CgroupReadResult{};
     }
-    std::string_view copy = *t;  // valid until the next pread into buf_
-    switch (s) {
-      case kUsage:
-        m.usage = parse_u64(copy);
-        if (!m.usage) ++r.errors;
-        break;
-      case kLimit:
-        m.limit = parse_limit(copy);
-        break;
-      case kSwap: {
-        auto v = parse_u64(copy);
-        if (!v)
-          ++r.errors;
-        else if (v2_)
-          m.swap = v;
-        else if (m.usage)
-          m.swap = *v > *m.usage ? *v - *m.usage : 0;  // memsw - usage
-        break;
-      }
-      case kStat:
-        // v1: total_* include child cgroups, as v2's memory.stat does.
-        m.anon = parse_keyed_value(copy, v2_ ? "anon" : "total_rss");
-        m.file = parse_keyed_value(copy, v2_ ? "file" : "total_cache");
-        m.inactive_file = parse_keyed_value(copy, v2_ ? "inactive_file" : "total_inactive_file");
-        break;
-      case kEvents:
-        m.oom_kills = parse_keyed_value(copy, "oom_kill");
-        break;
-      case kFailcnt:
-        m.failcnt = parse_u64(copy);
-        break;
-    }
+    parse_slot(static_cast<Slot>(s), *t, r);  // *t: valid until the next pread into buf_
   }
   m.present = m.usage.has_value();
   return r;

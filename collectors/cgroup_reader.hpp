@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,10 @@ namespace mobasher {
 std::vector<pid_t> parse_cgroup_procs(std::string_view text);
 // "key value" lines (memory.stat, memory.events, memory.oom_control).
 std::optional<uint64_t> parse_keyed_value(std::string_view text, std::string_view key);
+// Several keys in one pass over the lines, which ends when each has been found; out[i] is
+// keys[i]'s value (memory.stat's three keys on v1 are near its end: one pass, not three).
+void parse_keyed_values(std::string_view text, std::span<const std::string_view> keys,
+                        std::span<std::optional<uint64_t>> out);
 // A limit file: "max" (v2) or a v1 "unlimited" sentinel (>= 2^62) give nullopt.
 std::optional<uint64_t> parse_limit(std::string_view text);
 
@@ -45,6 +50,7 @@ class UnitCgroupFiles {
   enum Slot { kUsage, kLimit, kSwap, kStat, kEvents, kFailcnt, kSlots };
   void close_memory();
   bool open_memory(uint64_t inode);
+  void parse_slot(Slot s, std::string_view text, CgroupReadResult& r) const;
 
   std::filesystem::path membership_, memory_dir_;
   bool v2_;

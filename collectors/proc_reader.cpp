@@ -96,15 +96,20 @@ std::string unescape_status_name(std::string_view v) {
 std::optional<ProcStatus> parse_proc_status(std::string_view text) {
   ProcStatus s;
   int found = 0;
-  for_each_line(text, [&](std::string_view line) {
+  // Name, State and PPid come first, the memory lines later; the ~25 lines after VmSwap are not
+  // read (a kernel without swap has no VmSwap: then every line is).
+  while (!text.empty() && found != 15) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return;
+    if (colon == std::string_view::npos) continue;
     std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
     if (key == "Name") {
       // A tab, then comm, which may itself start with spaces or tabs.
       if (!value.empty() && value.front() == '\t') value.remove_prefix(1);
       s.name = unescape_status_name(value);
-      return;
+      continue;
     }
     std::string_view field = next_field(value);
     if (key == "State") {
@@ -113,7 +118,7 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text) {
       if (auto v = leading_u64(field)) s.ppid = static_cast<pid_t>(*v);
     } else if (key == "RssAnon" || key == "RssFile" || key == "RssShmem" || key == "VmSwap") {
       auto kb = leading_u64(field);
-      if (!kb) return;
+      if (!kb) continue;
       uint64_t bytes = *kb * 1024;
       if (key == "RssAnon")
         s.rss_anon = bytes, found |= 1;
@@ -124,7 +129,7 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text) {
       else
         s.swap = bytes, found |= 8;
     }
-  });
+  }
   // Kernel threads have none of these lines; they are never unit members, so reject them.
   if ((found & 7) != 7) return std::nullopt;
   return s;

@@ -68,7 +68,7 @@ void Daemon::output(const ScanStep& step) {
     stats_.history = history_->status();
   }
   stats_.self = read_self_stats(self_clock_);
-  pub_.publish(render(step.snapshot, stats_, config_));
+  pub_.publish(render(step.snapshot, stats_, config_, exposition_));
 }
 
 void Daemon::scan_now() {

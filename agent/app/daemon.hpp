@@ -53,6 +53,7 @@ class Daemon {
   std::unique_ptr<actions::Restarter> restarter_;
   StateFile units_file_{"units.json"}, alerts_file_{"alerts.json"}, actions_file_{"actions.json"};
   Publication pub_;
+  std::shared_ptr<ExpositionCache> exposition_ = std::make_shared<ExpositionCache>();
   AgentStats stats_;
   ProcClock self_clock_ = ProcClock::read("/proc");  // the agent's own process_* metrics
   prometheus::Histogram scan_hist_;

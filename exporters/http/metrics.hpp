@@ -12,6 +12,7 @@
 #include "agent/state/action_stats.hpp"
 #include "collectors/self_metrics.hpp"
 #include "exporters/history/history_writer.hpp"
+#include "exporters/http/exposition.hpp"
 
 namespace mobasher {
 
@@ -29,8 +30,5 @@ struct AgentStats {
 
 std::vector<prometheus::MetricFamily> build_families(const Snapshot& snap, const AgentStats& agent,
                                                      const std::optional<SelfStats>& self);
-// size_hint: the bytes to reserve (the previous body's size saves the string's regrowth).
-std::string render_exposition(const std::vector<prometheus::MetricFamily>& families,
-                              size_t size_hint = 32 << 10);
 
 }  // namespace mobasher

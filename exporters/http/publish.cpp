@@ -10,10 +10,13 @@ prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
   return {0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 }
 
-std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg) {
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg,
+                                  std::shared_ptr<ExpositionCache> cache) {
   auto p = std::make_shared<Published>();
-  p->metrics = std::make_shared<LazyText>(
-      [snap, stats] { return render_exposition(build_families(*snap, stats, stats.self)); });
+  p->metrics = std::make_shared<LazyText>([snap, stats, cache = std::move(cache)] {
+    auto families = build_families(*snap, stats, stats.self);
+    return cache ? cache->render(std::move(families)) : render_exposition(families);
+  });
   p->status = std::make_shared<LazyText>([snap, version = stats.version] {
     return status_json(*snap, version)
         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

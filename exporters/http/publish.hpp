@@ -16,8 +16,10 @@ namespace mobasher {
 prometheus::Histogram::BucketBoundaries scan_duration_buckets();
 
 // Everything a request can ask for from one snapshot; each body is rendered by the first
-// request for it (LazyText).
-std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg);
+// request for it (LazyText). cache: the daemon's, kept across snapshots (the text of unchanged
+// metric families is reused); null for a one-off rendering.
+std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg,
+                                  std::shared_ptr<ExpositionCache> cache = nullptr);
 
 // GET /api/v1/history over the files in dir (400 with the reason for a bad query).
 HistoryHandler history_handler(std::filesystem::path dir);

@@ -39,6 +39,23 @@ TEST(ParseKeyedValue, RealV1MemoryStat) {
   EXPECT_FALSE(parse_keyed_value(stat, "anon").has_value());
 }
 
+TEST(ParseKeyedValues, SeveralKeysInOnePassEachItsOwnValue) {
+  std::string stat = captured("cgroup_v1_memory.stat");
+  constexpr std::string_view keys[] = {"total_inactive_file", "rss", "nope", "total_rss"};
+  std::optional<uint64_t> v[4];
+  parse_keyed_values(stat, keys, v);
+  EXPECT_EQ(v[0], 55095296u);
+  EXPECT_EQ(v[1], 3702784u);
+  EXPECT_FALSE(v[2].has_value());
+  EXPECT_EQ(v[3], 8638464u);
+  // The first line of a key wins; a malformed value is absent, not the next line's.
+  std::optional<uint64_t> w[2];
+  constexpr std::string_view two[] = {"a", "b"};
+  parse_keyed_values("a x\nb 2\na 3\nb 4\n", two, w);
+  EXPECT_FALSE(w[0].has_value());
+  EXPECT_EQ(w[1], 2u);
+}
+
 TEST(ParseKeyedValue, OomControlAndEvents) {
   EXPECT_EQ(parse_keyed_value(captured("cgroup_v1_memory.oom_control"), "oom_kill"), 0u);
   const char* events = "low 0\nhigh 4\nmax 17\noom 5\noom_kill 3\noom_group_kill 1\n";
