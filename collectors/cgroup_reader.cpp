@@ -113,7 +113,7 @@ void UnitCgroupFiles::close_memory() {
 }
 
 bool UnitCgroupFiles::open_memory(uint64_t inode) {
-  close_memory();
+  close_memory();  // generation_ 0 until the usage file, which every layout has, is open
   for (int s = 0; s < kSlots; ++s)
     if (const char* name = slot_name(s, v2_)) mem_fd_[s] = open_ro(memory_dir_ / name);
   generation_ = inode;
@@ -195,29 +195,42 @@ void UnitCgroupFiles::parse_slot(Slot s, std::string_view text, CgroupReadResult
   }
 }
 
+// Kept descriptors read the same cgroup until it is removed; systemd recreates a unit's cgroup
+// when it restarts it (a new inode: new counters, generation). A removed cgroup's files fail to
+// read (ENODEV) and an unlinked file has no links left (fstat: also what fixture trees show), so
+// one fstat per scan replaces a stat of the path (a walk of ~7 directories); then the files are
+// opened anew from the path, once per scan at most.
 CgroupReadResult UnitCgroupFiles::memory() {
-  CgroupReadResult r;
-  if (memory_dir_.empty()) return r;
-  // One stat per scan tells whether systemd recreated the cgroup (new inode: new counters).
-  struct stat st {};
-  if (::stat(memory_dir_.c_str(), &st) != 0) {
-    close_memory();
-    return r;  // no memory cgroup for this unit (gone, or accounting off)
+  if (memory_dir_.empty()) return {};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    struct stat st {};
+    if (generation_ != 0 && (::fstat(mem_fd_[kUsage], &st) != 0 || st.st_nlink == 0))
+      close_memory();
+    if (generation_ == 0) {
+      if (::stat(memory_dir_.c_str(), &st) != 0)
+        return {};  // no memory cgroup for this unit (gone, or accounting off)
+      if (!open_memory(st.st_ino)) {
+        close_memory();
+        return {};
+      }
+    }
+    if (auto r = read_memory()) return *r;
+    close_memory();  // removed while being read: once more from the path
   }
-  if (st.st_ino != generation_ && !open_memory(st.st_ino)) return r;
-  CgroupMemory& m = r.memory;
-  m.generation = generation_;
+  return {};
+}
+
+// Every memory file of the open cgroup; nullopt when one fails to read (the cgroup is gone).
+std::optional<CgroupReadResult> UnitCgroupFiles::read_memory() {
+  CgroupReadResult r;
+  r.memory.generation = generation_;
   for (int s = 0; s < kSlots; ++s) {
     if (mem_fd_[s] < 0) continue;  // kernel configuration decides which files exist
     auto t = pread_whole(mem_fd_[s], buf_);
-    if (!t) {
-      // ENODEV: removed between the stat and the read; that is normal, the next scan reopens.
-      close_memory();
-      return CgroupReadResult{};
-    }
+    if (!t) return std::nullopt;
     parse_slot(static_cast<Slot>(s), *t, r);  // *t: valid until the next pread into buf_
   }
-  m.present = m.usage.has_value();
+  r.memory.present = r.memory.usage.has_value();
   return r;
 }
 

@@ -51,6 +51,7 @@ class UnitCgroupFiles {
   void close_memory();
   bool open_memory(uint64_t inode);
   void parse_slot(Slot s, std::string_view text, CgroupReadResult& r) const;
+  std::optional<CgroupReadResult> read_memory();
 
   std::filesystem::path membership_, memory_dir_;
   bool v2_;
