@@ -203,15 +203,20 @@ drop_unrelated() {  # drop_unrelated TOTAL: kill the newest sleeps until TOTAL a
 
 export MOBASHER_BENCH_UNITS='archiver@b[1-6].service' MOBASHER_BENCH_COMM='^archiver-bench$'
 
-run_scan_bench() {  # run_scan_bench LABEL [scan_bench flags]
-  local label=$1; shift
-  log "scan_bench $label: ${#UNRELATED[@]} unrelated processes ($(proc_count) in /proc)"
-  "$SCAN_BENCH" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-    --benchmark_out="$OUT/scan_bench_$label.json" --benchmark_out_format=json "$@" \
-    >"$OUT/scan_bench_$label.txt" 2>&1 || die "scan_bench failed: $(tail -5 "$OUT/scan_bench_$label.txt")"
-  echo "procs_in_proc=$(proc_count) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/scan_bench_$label.txt"
-  cat "$OUT/scan_bench_$label.txt" >&2
+# run_gbench PROGRAM LABEL [flags]: a Google Benchmark program, 5 repetitions, medians, into
+# OUT/NAME_LABEL.{json,txt} (NAME: the program's file name), with the machine's state at its end.
+run_gbench() {
+  local bin=$1 label=$2 name; shift 2
+  name=$(basename "$bin")
+  log "$name $label: ${#UNRELATED[@]} unrelated processes ($(proc_count) in /proc)"
+  "$bin" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+    --benchmark_out="$OUT/${name}_$label.json" --benchmark_out_format=json "$@" \
+    >"$OUT/${name}_$label.txt" 2>&1 || die "$name failed: $(tail -5 "$OUT/${name}_$label.txt")"
+  echo "procs_in_proc=$(proc_count) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/${name}_$label.txt"
+  cat "$OUT/${name}_$label.txt" >&2
 }
+run_scan_bench() { run_gbench "$SCAN_BENCH" "$@"; }    # run_scan_bench LABEL [flags]
+run_cycle_bench() { run_gbench "$CYCLE_BENCH" "$@"; }  # run_cycle_bench LABEL [flags]
 
 # ---------------------------------------------------------------- process-exporter
 cat >"$WORK/ppe.yml" <<'EOF'
@@ -289,14 +294,6 @@ if [[ -n ${WITH_SCENARIO:-} ]]; then
   exit
 fi
 run_scan_bench "$N1"
-run_cycle_bench() {  # run_cycle_bench LABEL [cycle_bench flags]
-  local label=$1; shift
-  log "cycle_bench $label: ${#UNRELATED[@]} unrelated processes"
-  "$CYCLE_BENCH" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-    --benchmark_out="$OUT/cycle_bench_$label.json" --benchmark_out_format=json "$@" \
-    >"$OUT/cycle_bench_$label.txt" 2>&1 || die "cycle_bench failed: $(tail -5 "$OUT/cycle_bench_$label.txt")"
-  cat "$OUT/cycle_bench_$label.txt" >&2
-}
 # The cycle is measured before and after process-exporter (this shared machine drifts by tens of
 # percent within minutes); the ratio uses the mean of the two medians.
 run_cycle_bench before
