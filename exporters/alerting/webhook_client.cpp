@@ -27,12 +27,6 @@ namespace {
 
 constexpr size_t kMaxTokenFile = 64 << 10;
 
-HttpResult failure(std::string error) {
-  HttpResult r;
-  r.error = std::move(error);
-  return r;
-}
-
 bool is_token_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -156,7 +150,9 @@ bool WebhookClient::in_flight() const {
 
 void WebhookClient::post(std::string body, std::function<void(HttpResult)> done) {
   auto fail_soon = [&](std::string error) {
-    asio::post(io_, [done = std::move(done), error = std::move(error)] { done(failure(error)); });
+    asio::post(io_, [done = std::move(done), error = std::move(error)] {
+      done(HttpResult::failure(error));
+    });
   };
   if (in_flight()) return fail_soon("a post is already in flight");
 
@@ -190,7 +186,7 @@ void WebhookClient::post(std::string body, std::function<void(HttpResult)> done)
 void WebhookClient::cancel() {
   if (!current_) return;
   if (auto done = current_->stop())
-    asio::post(io_, [done = std::move(done)] { done(failure("cancelled")); });
+    asio::post(io_, [done = std::move(done)] { done(HttpResult::failure("cancelled")); });
   current_.reset();
 }
 

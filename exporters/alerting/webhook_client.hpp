@@ -42,6 +42,11 @@ struct HttpResult {
                       // "TLS handshake: certificate verify failed (self-signed certificate)",
                       // "bearer_token_file /x: No such file or directory"
   static constexpr size_t kMaxBody = 4096;
+  static HttpResult failure(std::string why) {  // no response: `error` says why
+    HttpResult r;
+    r.error = std::move(why);
+    return r;
+  }
 };
 
 // Redirects are not followed: a 3xx is a result like any other status (the caller's failure).

@@ -71,7 +71,7 @@ class Exchange : public ExchangeBase, public std::enable_shared_from_this<Exchan
     resolve_deadline_.expires_at(deadline_);
     resolve_deadline_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec && !self->resolved_)  // resolved_: its cancel() came too late to abort this
-        self->finish(failure(self->spec_.timeout_text + " (resolve)"));
+        self->finish(HttpResult::failure(self->spec_.timeout_text + " (resolve)"));
     });
     resolver_.async_resolve(spec_.host, spec_.port,
                             boost::beast::bind_front_handler(&Exchange::on_resolve, self()));
@@ -93,19 +93,14 @@ class Exchange : public ExchangeBase, public std::enable_shared_from_this<Exchan
     return boost::beast::get_lowest_layer(transport_.stream);
   }
 
-  static HttpResult failure(std::string error) {
-    HttpResult r;
-    r.error = std::move(error);
-    return r;
-  }
   void finish(HttpResult r) {
     if (auto done = stop()) done(std::move(r));
   }
   void fail(const std::string& step, error_code ec) {
     if (ec == boost::beast::error::timeout)
-      finish(failure(spec_.timeout_text + " (" + step + ")"));
+      finish(HttpResult::failure(spec_.timeout_text + " (" + step + ")"));
     else
-      finish(failure(step + ": " + ec.message()));
+      finish(HttpResult::failure(step + ": " + ec.message()));
   }
 
   void on_resolve(error_code ec, tcp::resolver::results_type endpoints) {
@@ -130,7 +125,7 @@ class Exchange : public ExchangeBase, public std::enable_shared_from_this<Exchan
   void on_handshake(error_code ec) {
     if (stopped_) return;
     if (ec == boost::beast::error::timeout) return fail("TLS handshake", ec);
-    if (ec) return finish(failure(transport_.handshake_error(ec)));
+    if (ec) return finish(HttpResult::failure(transport_.handshake_error(ec)));
     write();
   }
 
