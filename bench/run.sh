@@ -15,12 +15,18 @@
 #      -gather-smaps=false -threads=false at N=1000, default flags at N=5000)
 #   4. the agent's /metrics under wrk -t2 -c50 -d10s --latency (median = the 50% line)
 #   5. the agent at scan_interval 10ms for 10,000 scans: VmRSS at 1,000 and 10,000 scans
+#   6. the real daemon against process-exporter, side by side at the same pace: the agent at
+#      scan_interval PACE and process-exporter (default flags), each scraped once every PACE
+#      seconds over a keep-alive connection, PACED times (bench/paced_scrape.py): the daemon's
+#      whole CPU per scan (scan, tracking, history, render, HTTP, its idle threads) against
+#      process-exporter's whole CPU per scrape
 #   then a summary table with each target and PASS/FAIL (also in $OUT/summary.txt).
 #
 # WITH_SCENARIO="CMD": set the scenario up (N1 unrelated), run CMD under bash -c, clean up, exit
 # (e.g. WITH_SCENARIO='perf record -g -o /tmp/p.data build-bench/bench/scan_bench --benchmark_filter=BM_Scan$').
 # Environment: BUILD (default: <repo>/build-bench), OUT (results dir, default /tmp/mobasher-bench-PID),
-# N1/N2 (unrelated processes, 1000/5000), K (scrapes, 50), SCANS (10000), WRK_SECONDS (10).
+# N1/N2 (unrelated processes, 1000/5000), K (scrapes, 50), SCANS (10000), WRK_SECONDS (10),
+# PACE (seconds between scans and scrapes in step 6, 1), PACED (paced scrapes, 60).
 # Everything it starts it kills, every cgroup it makes it removes (trap on EXIT).
 set -euo pipefail
 
@@ -33,6 +39,8 @@ N2=${N2:-5000}
 K=${K:-50}
 SCANS=${SCANS:-10000}
 WRK_SECONDS=${WRK_SECONDS:-10}
+PACE=${PACE:-1}
+PACED=${PACED:-60}
 
 AGENT=$BUILD/mobasher-agent
 LEAKER=$BUILD/mobasher-leaker
@@ -354,6 +362,25 @@ AGENT_CPU_MS=$(python3 -c "print('%.3f' % (($CPU_END - $CPU_1K) / $CLK_TCK / ($S
 log "  VmRSS ${RSS_1K} kB at $SCANS_1K scans, ${RSS_END} kB at $SCANS_END scans; trace: $RSS_TRACE"
 kill_wait TERM "$AGENT_PID"
 
+# paced PORT PID NAME: step 6's measurement of one server, its JSON in OUT/paced_NAME.json
+paced() {
+  python3 "$here/paced_scrape.py" "$1" "$2" "$PACE" "$PACED" >"$OUT/paced_$3.json" ||
+    die "paced scrapes of $3 failed"
+  log "  $3: $(cat "$OUT/paced_$3.json")"
+}
+log "side by side, one scrape every ${PACE}s, $PACED scrapes: the agent at scan_interval ${PACE}s"
+start_agent paced "${PACE}s"
+paced "$AGENT_PORT" "$AGENT_PID" agent
+kill_wait TERM "$AGENT_PID"
+log "  and prometheus-process-exporter (default flags)"
+port=$(free_port)
+"$PPE" -config.path "$WORK/ppe.yml" -web.listen-address "127.0.0.1:$port" >"$OUT/ppe_paced.log" 2>&1 &
+ppe_pid=$!
+SERVERS+=($ppe_pid)
+wait_http "http://127.0.0.1:$port/metrics"
+paced "$port" "$ppe_pid" ppe
+kill_wait TERM "$ppe_pid"
+
 spawn_unrelated "$N2"
 log "$N2 unrelated processes started ($(proc_count) in /proc)"
 run_scan_bench "$N2"
@@ -365,7 +392,7 @@ drop_unrelated "$N1"
 run_scan_bench "${N1}_again" --benchmark_filter='BM_Scan$|BM_ScanWithDiscovery'
 
 # ---------------------------------------------------------------- summary
-export OUT N1 N2 K SCANS PPE_MS PPE_PROCS PPE_LEAN_MS PPE2_MS PPE2_PROCS WRK_P50 WRK_P99 WRK_RPS \
+export OUT N1 N2 K SCANS PACE PACED PPE_MS PPE_PROCS PPE_LEAN_MS PPE2_MS PPE2_PROCS WRK_P50 WRK_P99 WRK_RPS \
   RSS_1K RSS_END RSS_HWM SCANS_1K SCANS_END AGENT_CPU_MS METRICS_BYTES AGENT_UNITS AGENT_PROCS \
   RSS_TRACE RSS_SECONDS
 python3 - <<'EOF' | tee "$OUT/summary.txt"
@@ -431,8 +458,15 @@ row(f"scan CPU <= 1 ms (N={N1})", f"{scan1:.1f} us", scan1 <= 1000)
 row("scan CPU <= 1/50 process-exporter CPU/scrape (default)", f"{scan1:.1f} vs {ppe/50:.1f} us (1/{ppe/scan1:.0f})", scan1 <= ppe / 50)
 row("  same vs process-exporter lean flags", f"{scan1:.1f} vs {ppe_lean/50:.1f} us (1/{ppe_lean/scan1:.0f})", scan1 <= ppe_lean / 50)
 cycle = (cyc["BM_Cycle"] + cyc_after["BM_Cycle"]) / 2
-row("whole cycle, one scrape per scan <= 1/100 process-exporter", f"{cycle:.1f} vs {ppe/100:.1f} us (1/{ppe/cycle:.0f})", cycle <= ppe / 100)
+row("in-process cycle (cycle_bench) <= 1/100 process-exporter", f"{cycle:.1f} vs {ppe/100:.1f} us (1/{ppe/cycle:.0f})", cycle <= ppe / 100)
 print(f"  (the cycle before process-exporter {cyc['BM_Cycle']:.1f} us, after {cyc_after['BM_Cycle']:.1f} us)")
+paced_agent = json.load(open(f"{e['OUT']}/paced_agent.json"))
+paced_ppe = json.load(open(f"{e['OUT']}/paced_ppe.json"))
+daemon, ppe_paced = paced_agent["cpu_us_per_scan"], paced_ppe["cpu_us_per_scrape"]
+row(f"daemon per scan + scrape (every {e['PACE']}s) <= 1/100 process-exporter",
+    f"{daemon:.0f} vs {ppe_paced/100:.0f} us (1/{ppe_paced/daemon:.0f})", daemon <= ppe_paced / 100)
+print(f"  ({paced_agent['scans']} scans, {paced_agent['scrapes']} scrapes on {paced_agent['connects']} "
+      f"connections; process-exporter {ppe_paced:.0f} us over {paced_ppe['scrapes']} scrapes)")
 row(f"scan flat within 20% from N={N1} to N={N2}", f"{ref:.1f} -> {scan2:.1f} us ({(scan2/ref-1)*100:+.1f}%)", scan2 <= ref * 1.2)
 row("/metrics median latency <= 2 ms (wrk -c50)", f"{p50:.3f} ms", p50 <= 2)
 row("agent VmRSS <= 10 MiB after 10,000 scans", f"{rss2/1024:.2f} MiB", rss2 <= 10240)

@@ -26,12 +26,18 @@ const char* slot_name(int slot, bool v2) {
 
 void collect_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out);
 
-// PIDs of the child cgroups of dir, down to `depth` levels.
-void collect_child_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out) {
+// A directory's link count is 2 + its subdirectories: no listing when there are none.
+bool may_have_subdirs(const struct stat& st) {
+  return st.st_nlink != 2;
+}
+
+// PIDs of the child cgroups of dir, down to `depth` levels; st: dir's stat, if known.
+void collect_child_pids(const std::filesystem::path& dir, int depth, std::vector<pid_t>& out,
+                        const struct stat* known = nullptr) {
   if (depth <= 0) return;
   struct stat st {};
-  // A directory's link count is 2 + its subdirectories: skip the listing when there are none.
-  if (::stat(dir.c_str(), &st) == 0 && st.st_nlink == 2) return;
+  if (known) st = *known;
+  if ((known || ::stat(dir.c_str(), &st) == 0) && !may_have_subdirs(st)) return;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
@@ -95,29 +101,40 @@ UnitCgroupFiles::UnitCgroupFiles(std::filesystem::path membership_dir,
     : membership_(std::move(membership_dir)),
       memory_dir_(std::move(memory_dir)),
       v2_(v2),
-      max_depth_(max_depth) {
-  std::fill(std::begin(mem_fd_), std::end(mem_fd_), -1);
-}
+      max_depth_(max_depth) {}
 
-UnitCgroupFiles::~UnitCgroupFiles() {
-  close_memory();
-  if (procs_fd_ >= 0) ::close(procs_fd_);
-}
+UnitCgroupFiles::~UnitCgroupFiles() = default;
 
 void UnitCgroupFiles::close_memory() {
-  for (int& fd : mem_fd_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
+  for (Fd& fd : mem_fd_) fd.reset();
   generation_ = 0;
 }
 
 bool UnitCgroupFiles::open_memory(uint64_t inode) {
   close_memory();  // generation_ 0 until the usage file, which every layout has, is open
   for (int s = 0; s < kSlots; ++s)
-    if (const char* name = slot_name(s, v2_)) mem_fd_[s] = open_ro(memory_dir_ / name);
+    if (const char* name = slot_name(s, v2_)) mem_fd_[s] = Fd(open_ro(memory_dir_ / name));
   generation_ = inode;
-  return mem_fd_[kUsage] >= 0;
+  return static_cast<bool>(mem_fd_[kUsage]);
+}
+
+// The membership directory stays open: cgroup.procs is opened relative to it and its link count
+// read with fstat (no walk of the ~7 directories of the path). A removed cgroup's directory
+// holds nothing (openat fails, a kept cgroup.procs reads ENODEV): then both are opened anew from
+// the path, as the cgroup may have been made again (a restarted unit).
+std::optional<std::string_view> UnitCgroupFiles::read_procs(bool reopen) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (attempt == 1) {
+      dir_.reset();
+      procs_.reset();
+    }
+    if (!dir_) dir_ = Fd(::open(membership_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_) return std::nullopt;  // gone
+    if (!procs_ || reopen) procs_ = Fd(::openat(dir_.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+    if (!procs_) continue;
+    if (auto text = pread_whole(procs_.get(), buf_, Records::many)) return text;
+  }
+  return std::nullopt;
 }
 
 std::vector<pid_t> UnitCgroupFiles::pids(std::chrono::steady_clock::time_point now) {
@@ -125,27 +142,15 @@ std::vector<pid_t> UnitCgroupFiles::pids(std::chrono::steady_clock::time_point n
   // v1 builds cgroup.procs' list at the first read after an open and hands it to every re-read
   // from offset 0 until it has gone unused for 1 s (CGROUP_PIDLIST_DESTROY_DELAY): with a kept
   // fd and scans under 1 s apart, a process that joined later was never seen. So re-open when
-  // the last read is recent (measured: ~11 us a unit on the CI VM); at the default 5 s interval
-  // the kernel has dropped the list and the kept fd reads afresh. v2 lists afresh every read.
+  // the last read is recent (an openat in the kept directory); at the default 5 s interval the
+  // kernel has dropped the list and the kept fd reads afresh. v2 lists afresh every read.
   constexpr auto kPidlistKept = std::chrono::seconds(2);  // the kernel's 1 s, with slack
-  if (!v2_ && procs_fd_ >= 0 &&
-      (now == std::chrono::steady_clock::time_point{} || !last_procs_read_ ||
-       now - *last_procs_read_ < kPidlistKept)) {
-    ::close(procs_fd_);
-    procs_fd_ = -1;
-  }
+  bool reopen = !v2_ && (now == std::chrono::steady_clock::time_point{} || !last_procs_read_ ||
+                         now - *last_procs_read_ < kPidlistKept);
   last_procs_read_ = now;
-  if (procs_fd_ < 0) procs_fd_ = open_ro(membership_ / "cgroup.procs");
-  if (procs_fd_ >= 0) {
-    auto text = pread_whole(procs_fd_, buf_, Records::many);
-    if (!text) {  // the cgroup was removed (ENODEV): try once more, it may have been recreated
-      ::close(procs_fd_);
-      procs_fd_ = open_ro(membership_ / "cgroup.procs");
-      if (procs_fd_ >= 0) text = pread_whole(procs_fd_, buf_, Records::many);
-    }
-    if (text) out = parse_cgroup_procs(*text);
-  }
-  collect_child_pids(membership_, max_depth_, out);
+  if (auto text = read_procs(reopen)) out = parse_cgroup_procs(*text);
+  struct stat st {};
+  if (dir_ && ::fstat(dir_.get(), &st) == 0) collect_child_pids(membership_, max_depth_, out, &st);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());  // v1 may list a PID twice
   return out;
@@ -204,7 +209,7 @@ CgroupReadResult UnitCgroupFiles::memory() {
   if (memory_dir_.empty()) return {};
   for (int attempt = 0; attempt < 2; ++attempt) {
     struct stat st {};
-    if (generation_ != 0 && (::fstat(mem_fd_[kUsage], &st) != 0 || st.st_nlink == 0))
+    if (generation_ != 0 && (::fstat(mem_fd_[kUsage].get(), &st) != 0 || st.st_nlink == 0))
       close_memory();
     if (generation_ == 0) {
       if (::stat(memory_dir_.c_str(), &st) != 0)
@@ -225,8 +230,8 @@ std::optional<CgroupReadResult> UnitCgroupFiles::read_memory() {
   CgroupReadResult r;
   r.memory.generation = generation_;
   for (int s = 0; s < kSlots; ++s) {
-    if (mem_fd_[s] < 0) continue;  // kernel configuration decides which files exist
-    auto t = pread_whole(mem_fd_[s], buf_);
+    if (!mem_fd_[s]) continue;  // kernel configuration decides which files exist
+    auto t = pread_whole(mem_fd_[s].get(), buf_);
     if (!t) return std::nullopt;
     parse_slot(static_cast<Slot>(s), *t, r);  // *t: valid until the next pread into buf_
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/base/snapshot.hpp"
+#include "collectors/text_fields.hpp"
 
 namespace mobasher {
 
@@ -52,13 +53,14 @@ class UnitCgroupFiles {
   bool open_memory(uint64_t inode);
   void parse_slot(Slot s, std::string_view text, CgroupReadResult& r) const;
   std::optional<CgroupReadResult> read_memory();
+  std::optional<std::string_view> read_procs(bool reopen);  // into buf_
 
   std::filesystem::path membership_, memory_dir_;
   bool v2_;
   int max_depth_;
-  int procs_fd_ = -1;
+  Fd dir_, procs_;  // the membership directory and its cgroup.procs
   std::optional<std::chrono::steady_clock::time_point> last_procs_read_;
-  int mem_fd_[kSlots];
+  Fd mem_fd_[kSlots];
   uint64_t generation_ = 0;
   std::string buf_;
 };

@@ -40,9 +40,29 @@ std::string channel_of(const std::string& unit) {
 Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patterns, int max_depth)
     : root_(std::move(root)), patterns_(std::move(patterns)), max_depth_(max_depth) {}
 
-bool Discovery::list_slice(const std::string& rel, std::vector<UnitCgroup>& out) {
-  return for_each_subdir(rel.empty() ? root_ : root_ / rel.substr(1),
-                         [&](const std::string& name) { match(name, rel, out); });
+void Discovery::list_units(DIR* dir, const std::string& rel, std::vector<UnitCgroup>& out) const {
+  ::rewinddir(dir);
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") match(std::string(name), rel, out);
+  }
+}
+
+// A directory that holds a cgroup cannot be removed, so a kept slice that still lists a unit is
+// the live one. One that lists none may have been removed (and made again: its units were
+// restarted, the slice stopped and started): it is opened anew from its path.
+bool Discovery::list_slice(const std::string& rel, Dir& dir, std::vector<UnitCgroup>& out) {
+  size_t before = out.size();
+  if (dir) {
+    list_units(dir.get(), rel, out);
+    if (out.size() > before) return true;
+  }
+  std::filesystem::path path = rel.empty() ? root_ : root_ / rel.substr(1);
+  dir.reset(::opendir(path.c_str()));
+  if (!dir) return false;
+  list_units(dir.get(), rel, out);
+  return true;
 }
 
 bool Discovery::match(const std::string& name, const std::string& rel,
@@ -71,7 +91,7 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
       walk(dir / name, rel + "/" + name, depth + 1, out);
   }
   // Only the directory that holds units is re-listed between searches, not its ancestors.
-  if (holds_units) slices_.insert(rel);
+  if (holds_units) slices_.try_emplace(rel, nullptr, ::closedir);
 }
 
 std::vector<UnitCgroup> Discovery::search() {
@@ -86,7 +106,7 @@ std::vector<UnitCgroup> Discovery::refresh() {
   std::vector<UnitCgroup> out;
   for (auto it = slices_.begin(); it != slices_.end();) {
     // A slice that disappeared (all its units stopped) is forgotten until the next search.
-    if (!list_slice(*it, out))
+    if (!list_slice(it->first, it->second, out))
       it = slices_.erase(it);
     else
       ++it;

@@ -1,9 +1,13 @@
 // Which unit cgroups exist: a bounded search of the membership hierarchy for unit names that
-// match a group's glob, and a cheap refresh that re-lists only the slices where units were found.
+// match a group's glob, and a cheap refresh that re-lists only the slices where units were found
+// (their directories kept open: rewound and read again, no path walk, no opendir buffer).
 #pragma once
 
+#include <dirent.h>
+
 #include <filesystem>
-#include <set>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,14 +39,16 @@ class Discovery {
  private:
   void walk(const std::filesystem::path& dir, const std::string& rel, int depth,
             std::vector<UnitCgroup>& out);
-  bool list_slice(const std::string& rel, std::vector<UnitCgroup>& out);
+  using Dir = std::unique_ptr<DIR, int (*)(DIR*)>;
+  bool list_slice(const std::string& rel, Dir& dir, std::vector<UnitCgroup>& out);
+  void list_units(DIR* dir, const std::string& rel, std::vector<UnitCgroup>& out) const;
   // Adds the unit named `name` in directory rel to out if a pattern matches it.
   bool match(const std::string& name, const std::string& rel, std::vector<UnitCgroup>& out) const;
 
   std::filesystem::path root_;
   std::vector<UnitPattern> patterns_;
   int max_depth_;
-  std::set<std::string> slices_;
+  std::map<std::string, Dir> slices_;  // rel -> its directory, opened at the first refresh
   uint64_t visited_ = 0;
 };
 

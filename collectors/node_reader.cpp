@@ -1,5 +1,7 @@
 #include "collectors/node_reader.hpp"
 
+#include <cerrno>
+
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/proc_reader.hpp"
 #include "collectors/text_fields.hpp"
@@ -36,14 +38,26 @@ void parse_pressure(std::string_view text, NodeSample& out) {
   });
 }
 
-NodeReadResult read_node(const std::filesystem::path& proc_root) {
+NodeReader::NodeReader(std::filesystem::path proc_root) : root_(std::move(proc_root)) {}
+
+NodeReadResult NodeReader::read() {
   NodeReadResult r;
-  if (auto t = read_small_file(proc_root / "meminfo")) parse_meminfo(*t, r.node);
+  auto reread = [&](Fd& fd, const char* name, Records records) -> std::optional<std::string_view> {
+    if (!fd) fd = Fd(open_ro(root_ / name));
+    if (!fd) return std::nullopt;
+    return pread_whole(fd.get(), buf_, records);
+  };
+  if (auto t = reread(meminfo_, "meminfo", Records::one)) parse_meminfo(*t, r.node);
   if (!r.node.mem_total) ++r.errors;
-  if (auto t = read_small_file(proc_root / "vmstat", Records::many))
+  if (auto t = reread(vmstat_, "vmstat", Records::many))
     r.node.oom_kills = parse_vmstat_oom_kill(*t);
   // PSI is absent on kernels without CONFIG_PSI or booted with psi=0: not an error.
-  if (auto t = read_small_file(proc_root / "pressure" / "memory")) parse_pressure(*t, r.node);
+  if (!pressure_absent_) {
+    if (auto t = reread(pressure_, "pressure/memory", Records::one))
+      parse_pressure(*t, r.node);
+    else
+      pressure_absent_ = !pressure_ && errno == ENOENT;
+  }
   return r;
 }
 

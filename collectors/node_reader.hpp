@@ -3,9 +3,11 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "agent/base/snapshot.hpp"
+#include "collectors/text_fields.hpp"
 
 namespace mobasher {
 
@@ -19,6 +21,18 @@ struct NodeReadResult {
   int errors = 0;
 };
 
-NodeReadResult read_node(const std::filesystem::path& proc_root);
+// The three files stay open and are re-read with pread (each open walked the path, and the
+// three opens and closes were a fifth of the node's cost).
+class NodeReader {
+ public:
+  explicit NodeReader(std::filesystem::path proc_root);
+  NodeReadResult read();
+
+ private:
+  std::filesystem::path root_;
+  Fd meminfo_, vmstat_, pressure_;
+  bool pressure_absent_ = false;  // no PSI (CONFIG_PSI off, or psi=0): not looked for again
+  std::string buf_;
+};
 
 }  // namespace mobasher

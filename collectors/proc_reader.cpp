@@ -150,6 +150,22 @@ std::optional<uint64_t> parse_boot_time(std::string_view text) {
   return leading_u64(next_field(rest));
 }
 
+namespace {
+
+bool short_read_ends(Records records, size_t got, size_t asked) {
+  switch (records) {
+    case Records::one:
+      return got < asked;
+    case Records::many:
+      return got < asked && got + kMaxRecord < kSeqFilePage;
+    case Records::until_empty:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::optional<std::string> read_small_file(const std::filesystem::path& path, Records records) {
   int fd = open_ro(path);
   if (fd < 0) return std::nullopt;
@@ -163,7 +179,7 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path, Re
       return std::nullopt;
     }
     out.append(buf, static_cast<size_t>(n));
-    if (n == 0 || (records == Records::one && static_cast<size_t>(n) < sizeof buf)) break;
+    if (n == 0 || short_read_ends(records, static_cast<size_t>(n), sizeof buf)) break;
     if (out.size() > (1u << 20)) break;  // no file we read is this large: stop, stay bounded
   }
   ::close(fd);
@@ -181,7 +197,7 @@ std::optional<std::string_view> pread_whole(int fd, std::string& buf, Records re
     }
     size_t asked = buf.size() - len;
     len += static_cast<size_t>(n);
-    if (n == 0 || (records == Records::one && static_cast<size_t>(n) < asked)) break;
+    if (n == 0 || short_read_ends(records, static_cast<size_t>(n), asked)) break;
     if (len == buf.size()) {  // grow only when full: the buffer is reused for every scan
       if (buf.size() >= (1u << 20)) break;
       buf.resize(buf.size() * 2);

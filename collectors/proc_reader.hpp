@@ -43,11 +43,16 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text);
 std::optional<uint64_t> parse_smaps_rollup_pss(std::string_view text);     // bytes
 std::optional<uint64_t> parse_boot_time(std::string_view proc_stat_text);  // "btime" of /proc/stat
 
-// Whether a read shorter than asked ends the file. True for files the kernel produces in one
-// piece (/proc/PID/stat and status, meminfo, memory.* values and memory.stat): it saves a read
-// that would only return 0 (a syscall is ~1 us on a small VM). False for files produced a record
-// at a time, one page per read (cgroup.procs, /proc/vmstat) and for /proc/PID/cmdline.
-enum class Records { one, many };
+// How a read shorter than asked tells the end of the file (it saves a read that would only return
+// 0: a syscall is ~1 us on a small VM).
+//   one:   files the kernel produces in one piece (/proc/PID/stat and status, meminfo, memory.*
+//          values and memory.stat): any short read ends them.
+//   many:  seq_files produced a record at a time (cgroup.procs, /proc/vmstat): a read returns at
+//          most the kernel's buffer (a page or more) and stops before a record that would not fit
+//          in it, so a read shorter than a page minus the longest record (kMaxRecord) ends them.
+//   until_empty: read until a read returns 0 (/proc/PID/cmdline, whose text has no records).
+enum class Records { one, many, until_empty };
+inline constexpr size_t kSeqFilePage = 4096, kMaxRecord = 256;
 
 // Reads one small file whole; nullopt if it cannot be opened or read (the process is gone).
 std::optional<std::string> read_small_file(const std::filesystem::path& path,

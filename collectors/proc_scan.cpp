@@ -47,7 +47,7 @@ const std::string& ProcScan::cmdline(const Entry& e) {
   auto it = cmdlines_.find(key);
   if (it == cmdlines_.end()) {
     std::string text;
-    if (auto t = read_small_file(root_ / std::to_string(e.pid) / "cmdline", Records::many))
+    if (auto t = read_small_file(root_ / std::to_string(e.pid) / "cmdline", Records::until_empty))
       text = std::move(*t);
     while (!text.empty() && text.back() == '\0') text.pop_back();
     for (char& c : text)

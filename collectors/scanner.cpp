@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "collectors/cgroup_reader.hpp"
-#include "collectors/node_reader.hpp"
 
 namespace mobasher {
 namespace {
@@ -34,7 +33,8 @@ Scanner::Scanner(ScannerOptions opts, const Config& config)
       pss_(config.pss),
       discovery_interval_(config.discovery_interval),
       discovery_(hier_.membership, unit_patterns(config)),
-      proc_(opts_.proc_root) {
+      proc_(opts_.proc_root),
+      node_(opts_.proc_root) {
   auto mg = match_groups(config);
   if (!mg.empty()) proc_scan_ = std::make_unique<ProcScan>(opts_.proc_root, std::move(mg));
 }
@@ -118,7 +118,7 @@ Snapshot Scanner::scan(WallTime now, SteadyTime mono, double boot_seconds) {
     snap.errors["proc"] += proc_.parse_errors() - last_parse_errors_;
   last_parse_errors_ = proc_.parse_errors();
 
-  auto node = read_node(opts_.proc_root);
+  auto node = node_.read();
   snap.node = node.node;
   if (node.errors) snap.errors["node"] += static_cast<uint64_t>(node.errors);
   snap.scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -14,6 +14,7 @@
 #include "collectors/cgroup_layout.hpp"
 #include "collectors/cgroup_reader.hpp"
 #include "collectors/discovery.hpp"
+#include "collectors/node_reader.hpp"
 #include "collectors/proc_reader.hpp"
 #include "collectors/proc_scan.hpp"
 
@@ -51,6 +52,7 @@ class Scanner {
   Discovery discovery_;
   std::unique_ptr<ProcScan> proc_scan_;  // only when a group matches by comm/cmdline
   ProcReader proc_;
+  NodeReader node_;
   std::optional<SteadyTime> last_search_;
   std::map<std::string, std::unique_ptr<CachedCgroup>> cgroups_;  // by rel path, open files
   uint64_t last_parse_errors_ = 0;

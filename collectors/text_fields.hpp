@@ -3,12 +3,14 @@
 #pragma once
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 namespace mobasher {
 
@@ -66,5 +68,30 @@ void for_each_kb_line(std::string_view text, F&& on_line) {
 inline int open_ro(const std::filesystem::path& p) {
   return ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
 }
+
+// An owned file descriptor (-1: none), closed when replaced or destroyed.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace mobasher

@@ -67,7 +67,7 @@ void Daemon::output(const ScanStep& step) {
     history_->record(snap, step.notes);
     stats_.history = history_->status();
   }
-  stats_.self = read_self_stats(self_clock_);
+  stats_.self = self_.read();
   pub_.publish(render(step.snapshot, stats_, config_, exposition_));
 }
 

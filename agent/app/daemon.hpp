@@ -17,6 +17,7 @@
 #include "agent/app/pipeline.hpp"
 #include "agent/app/state_files.hpp"
 #include "agent/config/config.hpp"
+#include "collectors/self_metrics.hpp"
 #include "exporters/alerting/alert_delivery.hpp"
 #include "exporters/history/history_recorder.hpp"
 #include "exporters/http/http_server.hpp"
@@ -55,7 +56,7 @@ class Daemon {
   Publication pub_;
   std::shared_ptr<ExpositionCache> exposition_ = std::make_shared<ExpositionCache>();
   AgentStats stats_;
-  ProcClock self_clock_ = ProcClock::read("/proc");  // the agent's own process_* metrics
+  SelfReader self_;  // the agent's own process_* metrics
   prometheus::Histogram scan_hist_;
   std::string stop_reason_ = "stopped";
   std::chrono::steady_clock::time_point next_;

@@ -58,7 +58,7 @@ int run_command(const CliOptions& cli) {
     AgentStats stats;
     stats.version = MOBASHER_VERSION;
     stats.scans_total = 1;
-    stats.self = read_self_stats(ProcClock::read("/proc"));
+    stats.self = SelfReader().read();
     prometheus::Histogram hist(scan_duration_buckets());
     hist.Observe(snap->scan_seconds);
     stats.scan_duration = hist.Collect().histogram;

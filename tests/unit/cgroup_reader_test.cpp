@@ -221,5 +221,39 @@ TEST(ReadCgroupPids, GoneCgroupIsEmpty) {
   EXPECT_TRUE(read_cgroup_pids(cg.membership_dir()).empty());
 }
 
+// The membership directory is kept open between scans; a unit restarted in between has a new
+// cgroup directory at the same path, which the next read must find.
+TEST(UnitCgroupFiles, KeptDirectoryFollowsARecreatedCgroup) {
+  FixtureTree fx;
+  auto cg = fx.cgroup_v1(kUnit).procs({101, 102});
+  UnitCgroupFiles files(cg.membership_dir(), cg.memory_dir(), false);
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{101, 102}));
+  cg.recreate().procs({202});
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{202}));
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{202}));
+}
+
+TEST(UnitCgroupFiles, ChildCgroupMadeAfterTheFirstReadIsListed) {
+  FixtureTree fx;
+  auto cg = fx.cgroup_v2(kUnit).procs({101});
+  UnitCgroupFiles files(cg.membership_dir(), cg.memory_dir(), true);
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{101}));
+  fx.write("cgroup/" + std::string(kUnit) + "/payload/cgroup.procs", "150\n");
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{101, 150}));
+  fx.remove("cgroup/" + std::string(kUnit) + "/payload");
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{101}));
+}
+
+TEST(UnitCgroupFiles, GoneCgroupIsEmptyAndAppearsAgainWhenMade) {
+  FixtureTree fx;
+  auto cg = fx.cgroup_v1(kUnit).procs({101});
+  UnitCgroupFiles files(cg.membership_dir(), cg.memory_dir(), false);
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{101}));
+  cg.remove();
+  EXPECT_TRUE(files.pids().empty());
+  fx.cgroup_v1(kUnit).procs({303});
+  EXPECT_EQ(files.pids(), (std::vector<pid_t>{303}));
+}
+
 }  // namespace
 }  // namespace mobasher

@@ -79,6 +79,34 @@ TEST(Discovery, RefreshSeesNewAndDropsRemovedUnitsOfKnownSlices) {
             (std::vector<std::string>{"archiver@ch1.service", "archiver@ch3.service"}));
 }
 
+TEST(Discovery, KeptSliceShowsUnitsAddedAndRemovedBetweenRefreshes) {
+  FixtureTree fx;
+  fx.cgroup_v2(kSlice + "/archiver@ch1.service").procs({101});
+  Discovery d(fx.cgroup_root(), default_patterns());
+  ASSERT_EQ(d.search().size(), 1u);
+  ASSERT_EQ(d.refresh().size(), 1u);  // opens and keeps the slice's directory
+  auto ch2 = fx.cgroup_v2(kSlice + "/archiver@ch2.service").procs({201});
+  EXPECT_EQ(names(d.refresh()),
+            (std::vector<std::string>{"archiver@ch1.service", "archiver@ch2.service"}));
+  ch2.remove();
+  EXPECT_EQ(names(d.refresh()), (std::vector<std::string>{"archiver@ch1.service"}));
+}
+
+// All of a slice's units stopped, then another started: systemd removed the slice and made it
+// again, so the kept directory is a removed one and the slice is opened anew from its path.
+TEST(Discovery, SliceRemovedAndMadeAgainIsListedAnew) {
+  FixtureTree fx;
+  fx.cgroup_v2(kSlice + "/archiver@ch1.service").procs({101});
+  Discovery d(fx.cgroup_root(), default_patterns());
+  ASSERT_EQ(d.search().size(), 1u);
+  ASSERT_EQ(d.refresh().size(), 1u);
+  fx.remove("cgroup/" + kSlice);
+  fx.cgroup_v2(kSlice + "/archiver@ch7.service").procs({701});
+  EXPECT_EQ(names(d.refresh()), (std::vector<std::string>{"archiver@ch7.service"}));
+  EXPECT_EQ(names(d.refresh()), (std::vector<std::string>{"archiver@ch7.service"}));
+  EXPECT_EQ(d.known_slices(), 1u);
+}
+
 TEST(Discovery, RefreshListsOnlyTheSlicesThatHoldUnits) {
   FixtureTree fx;
   fx.cgroup_v1(kSlice + "/archiver@ch1.service").procs({101});

@@ -247,7 +247,7 @@ TEST(Metrics, SeriesOfAVanishedUnitAreAbsent) {
 }
 
 TEST(Metrics, GaugesNeverEndInCountOrTotal) {
-  auto e = render(two_units(), read_self_stats(ProcClock::read("/proc")));
+  auto e = render(two_units(), SelfReader().read());
   std::istringstream in(e.text());
   std::string line;
   int gauges = 0;
@@ -264,7 +264,7 @@ TEST(Metrics, GaugesNeverEndInCountOrTotal) {
 TEST(Metrics, SelfMetricsOnlyWhenGiven) {
   auto without = render(two_units());
   EXPECT_FALSE(without.value("process_resident_memory_bytes").has_value());
-  auto self = read_self_stats(ProcClock::read("/proc"));
+  auto self = SelfReader().read();
   ASSERT_TRUE(self.has_value());
   auto with = render(two_units(), self);
   EXPECT_EQ(with.value("process_resident_memory_bytes"), double(self->resident_bytes));
@@ -301,8 +301,7 @@ TEST(Metrics, PromtoolCheckMetricsIsClean) {
   ASSERT_TRUE(promtool_installed())
       << "promtool not found in PATH: install the Debian package `prometheus` (/usr/bin/promtool);"
          " this test must not be skipped";
-  auto text = render_exposition(
-      build_families(two_units(), agent_stats(), read_self_stats(ProcClock::read("/proc"))));
+  auto text = render_exposition(build_families(two_units(), agent_stats(), SelfReader().read()));
   auto r = promtool_check(text);
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
   EXPECT_THAT(r.output, Not(HasSubstr("error")));

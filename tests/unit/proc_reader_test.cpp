@@ -489,5 +489,31 @@ TEST(PreadWhole, BufferGrowsOnlyWhenFull) {
   ::close(fd);
 }
 
+// A seq_file of short records (here /proc/PID/maps of a child that only waits, so its content
+// holds still) is returned a kernel buffer at a time: Records::many must read all of it, as a
+// read until EOF does, though it stops without the last empty read.
+TEST(PreadWhole, ManyRecordsReadsASeqFileOfSeveralPages) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    while (true) ::pause();
+  }
+  auto path = "/proc/" + std::to_string(child) + "/maps";
+  auto whole = read_small_file(path, Records::until_empty);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string buf;
+  auto many = fd >= 0 ? pread_whole(fd, buf, Records::many) : std::nullopt;
+  auto again = fd >= 0 ? pread_whole(fd, buf, Records::many) : std::nullopt;
+  std::string many_text(many.value_or("")), again_text(again.value_or(""));
+  if (fd >= 0) ::close(fd);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(whole.has_value());
+  ASSERT_GT(whole->size(), 2 * kSeqFilePage);  // several kernel reads
+  EXPECT_EQ(many_text, *whole);
+  EXPECT_EQ(again_text, *whole);
+}
+
 }  // namespace
 }  // namespace mobasher
