@@ -3,6 +3,9 @@
 //
 //   BM_Scan               steady-state Scanner::scan: discovery searched once before timing,
 //                         then only the known slices are re-listed (discovery_interval = 1h)
+//   BM_ScanFastInterval   the same with the clock stepping 1 s (v1 cgroup.procs re-opened)
+//   BM_ScanPaced/MS       the same, the thread asleep MS ms before each scan (cold caches, as in
+//                         the daemon); thread CPU time of the scan alone
 //   BM_ScanWithDiscovery  the same with a full bounded hierarchy search on every iteration
 //   BM_ScanFallbackMode   Scanner::scan with a group that matches by comm (the /proc fallback
 //                         mode end to end: walk all of /proc, then sample the matched trees)
@@ -21,7 +24,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <string>
+#include <thread>
 
 #include "agent/config/config.hpp"
 #include "collectors/proc_scan.hpp"
@@ -91,6 +96,12 @@ void count(benchmark::State& state, const mobasher::Snapshot& snap) {
 // timed scan does (BM_ScanWithDiscovery).
 // The scan's monotonic clock advancing by the default scan_interval (5 s) per scan. (Below 2 s
 // the v1 reader re-opens cgroup.procs every scan: BM_ScanFastInterval measures that case.)
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 struct FakeMono {
   std::chrono::steady_clock::duration step = std::chrono::seconds(5);
   std::chrono::steady_clock::time_point t{};
@@ -120,6 +131,24 @@ void BM_ScanFastInterval(benchmark::State& state) {  // scan_interval 1 s
   count(state, snap);
 }
 BENCHMARK(BM_ScanFastInterval);
+
+// The scan as the daemon runs it: the thread sleeps ARG ms between scans (its caches and the
+// kernel's go cold), and only the scan's own CPU time counts (CLOCK_THREAD_CPUTIME_ID, manual
+// time). Against BM_ScanFastInterval it shows what running once a second costs over a hot loop.
+void BM_ScanPaced(benchmark::State& state) {
+  mobasher::Scanner scanner(scanner_options(), units_config("1h"));
+  FakeMono mono{std::chrono::seconds(1)};
+  auto snap = scanner.scan(mobasher::WallClock::now(), mono.next());
+  for (auto _ : state) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(state.range(0)));
+    const double before = thread_cpu_seconds();
+    snap = scanner.scan(mobasher::WallClock::now(), mono.next());
+    state.SetIterationTime(thread_cpu_seconds() - before);
+    benchmark::DoNotOptimize(snap);
+  }
+  count(state, snap);
+}
+BENCHMARK(BM_ScanPaced)->Arg(10)->Arg(250)->Iterations(20)->UseManualTime();
 
 void BM_ScanWithDiscovery(benchmark::State& state) {
   // discovery_interval 10ms (the config minimum) with the clock advancing 1 s per scan: every
