@@ -14,7 +14,8 @@ void trim_hour(std::deque<double>& times, double now) {
 }
 
 // Memory emergencies: a unit (or the node) runs out of memory now. Only the group's action in
-// flight, its unit coming back, emergency_gap and max_per_unit_per_hour hold them.
+// flight, its unit coming back, emergency_gap and max_per_unit_per_hour hold them, and of those
+// only the first when the unit would reach its limit before the hold ends (imminent).
 bool is_emergency(RestartCause c) {
   return c == RestartCause::memory || c == RestartCause::node_memory;
 }
@@ -27,6 +28,20 @@ bool active(const UnitSample& u) {
 
 double measure_of(const UnitSample& u, Measure measure) {
   return static_cast<double>(u.measured(measure).value_or(0));
+}
+
+// What a restart needs to take effect: the job (ffmpeg stops in < 1 s, starts in ~1 s), the unit
+// seen active again, a scan or two.
+constexpr double kRestartAllowance = 10;
+constexpr double kNearLimit = 0.95;  // of the limit, when the unit's growth is not known yet
+
+// A unit in a memory emergency reaches its limit before a hold of `hold_left` seconds would end
+// (and its restart take effect): holding it would hand it to the kernel's OOM killer.
+bool imminent(const UnitSample& u, double value, double hold_left) {
+  if (u.seconds_to_limit)
+    return *u.seconds_to_limit <= std::max(0.0, hold_left) + kRestartAllowance;
+  uint64_t limit = u.effective_limit();
+  return limit > 0 && value >= kNearLimit * static_cast<double>(limit);
 }
 
 }  // namespace
@@ -170,11 +185,19 @@ std::optional<Policy::Candidate> Policy::candidate(const UnitSample& u, const Po
 }
 
 std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState& st,
-                                             const GroupState& gs, bool group_healthy,
-                                             double now) const {
+                                             const GroupState& gs, bool group_healthy, double now,
+                                             std::string& waived) const {
   // Reported (once per key) are the holds worth an operator's attention; the rest is queueing.
   bool emergency = is_emergency(c.cause);
-  if (static_cast<int>(st.actions.size()) >= s_.max_per_unit_per_hour)  // the loop guard
+  // The holds a memory emergency passes when its unit would reach the limit first. Only the
+  // group's action in flight (one at a time) still holds it.
+  auto waive = [&](const char* hold, double hold_left) {
+    if (c.cause != RestartCause::memory || !imminent(*c.unit, c.value, hold_left)) return false;
+    if (waived.empty()) waived = hold;
+    return true;
+  };
+  if (static_cast<int>(st.actions.size()) >= s_.max_per_unit_per_hour &&  // the loop guard
+      !waive("max_per_unit_per_hour", 0))  // a graceful restart on the verge, not a loop
     return Block{"unit hour",
                  std::to_string(st.actions.size()) +
                      " restarts of this unit in the last hour (max_per_unit_per_hour " +
@@ -182,10 +205,12 @@ std::optional<Policy::Block> Policy::blocked(const Candidate& c, const UnitState
                  true};
   // The group's last restarted unit must be active again (bounded: a unit that does not come
   // back within recover_wait failed by itself), and emergency_gap more.
-  if (!gs.last_unit.empty() && gs.recovered_at == 0 &&
-      now - std::max(gs.last_started, gs.last_finished) < s_.recover_wait)
+  double since_last = now - std::max(gs.last_started, gs.last_finished);
+  if (!gs.last_unit.empty() && gs.recovered_at == 0 && since_last < s_.recover_wait &&
+      !waive("waiting for the last restarted unit", s_.recover_wait - since_last))
     return Block{"recovering " + gs.last_unit, "", false};
-  if (gs.recovered_at > 0 && now - gs.recovered_at < s_.emergency_gap)
+  if (gs.recovered_at > 0 && now - gs.recovered_at < s_.emergency_gap &&
+      !waive("emergency_gap", s_.emergency_gap - (now - gs.recovered_at)))
     return Block{"emergency_gap", "", false};
   if (emergency) return std::nullopt;  // never cooldown, min_gap, back-off or host-wide limits
 
@@ -351,10 +376,16 @@ void Policy::choose(const Snapshot& snap, const std::vector<Candidate>& cands, b
   for (const auto& c : cands) {
     UnitState& st = units_[logical_unit(c.unit->unit)];
     GroupState& gs = groups_[c.group->name];
+    std::string waived;
     std::optional<Block> why =
-        decided ? Block{"group busy", "", false} : blocked(c, st, gs, healthy, now);
+        decided ? Block{"group busy", "", false} : blocked(c, st, gs, healthy, now, waived);
     if (!why) {
       Decision d = make_decision(c, snap);
+      if (!waived.empty())
+        d.reason +=
+            "; not held by " + waived + ": the limit would come first" +
+            (c.unit->seconds_to_limit ? " (in ~" + format_seconds(*c.unit->seconds_to_limit) + ")"
+                                      : "");
       st.held.clear();
       started(d, now);
       if (d.dry_run) finished(d.unit, true, now);

@@ -160,8 +160,9 @@ class Policy {
   // interrupted: the unit's other slot runs too and is younger (a hand-over left half done).
   std::optional<Candidate> candidate(const UnitSample& u, const PolicyGroup& g, UnitState& st,
                                      GroupState& gs, bool interrupted, double now);
+  // Why c waits, if it does; `waived` names a hold an imminent memory emergency passed.
   std::optional<Block> blocked(const Candidate& c, const UnitState& st, const GroupState& gs,
-                               bool group_healthy, double now) const;
+                               bool group_healthy, double now, std::string& waived) const;
   std::optional<Candidate> node_candidate(const Snapshot& snap,
                                           const std::map<std::string, const PolicyGroup*>& groups,
                                           double now);
