@@ -11,6 +11,8 @@
 #     time-sync.target
 #   - deploy/scripts/mobasher-channel: the command line for a channel and its two slots, and
 #     every bad input refused with exit 2 and a message naming the culprit
+#   - deploy/scripts/mobasher-swap in a scratch root: dry run, the three steps, idempotent, a
+#     foreign fstab line and bad arguments refused
 #   - shellcheck of deploy/scripts/* clean
 # usage: deploy_units_test.sh BUILD_DIR
 set -uo pipefail
@@ -21,7 +23,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${1:?usage: deploy_units_test.sh BUILD_DIR}
 UNITS=$BUILD/deploy/systemd
 CHANNEL=$ROOT/deploy/scripts/mobasher-channel
-require_tools systemd-analyze:systemd shellcheck:shellcheck
+require_tools systemd-analyze:systemd shellcheck:shellcheck blkid:util-linux mkswap:util-linux \
+  fallocate:util-linux numfmt:coreutils
 require_executable "$BUILD/mobasher-agent"
 require_executable "$CHANNEL"
 WORK=$(mktemp -d /tmp/mobasher-deploy-XXXXXX)
@@ -130,6 +133,43 @@ expect_refusal "$WORK/etc/recorder/ch9.env: no such file" recorder ch9
 expect_refusal "$WORK/etc/recorder/noinput.env: INPUT= is empty" recorder noinput
 expect_refusal "$WORK/etc/recorder/ch2.env: OUTPUT= has no {slot} or {instance}" recorder ch2:a
 expect_refusal "usage" archiver
+
+# ------------------------------------------------------------------ mobasher-swap
+SWAP=$ROOT/deploy/scripts/mobasher-swap
+sroot=$WORK/swaproot
+mkdir -p "$sroot/etc"
+echo 'UUID=0 / ext4 defaults 0 1' >"$sroot/etc/fstab"
+tree() { find "$sroot" -type f -printf '%p %s %m %T@\n' | sort; }
+before=$(tree)
+out=$("$SWAP" --root "$sroot" --size 16M --dry-run 2>&1)
+[[ $? -eq 0 && $(grep -c '^would: ' <<<"$out") == 3 && $(tree) == "$before" ]] &&
+  pass "mobasher-swap --dry-run: 3 steps announced, nothing changed" || fail "mobasher-swap --dry-run: $out"
+out=$("$SWAP" --root "$sroot" --size 16M 2>&1)
+sw=$sroot/swapfile
+[[ $? -eq 0 && $(stat -c '%s %a' "$sw") == "16777216 600" && $(blkid -o value -s TYPE "$sw") == swap ]] &&
+  pass "mobasher-swap: a 16M swap file, mode 0600, swap signature" || fail "mobasher-swap: $out; $(stat -c '%s %a' "$sw" 2>&1)"
+[[ $(cat "$sroot/etc/fstab") == $'UUID=0 / ext4 defaults 0 1
+/swapfile none swap sw 0 0' ]] &&
+  pass "mobasher-swap: fstab line added, the rest kept" || fail "mobasher-swap: fstab '$(cat "$sroot/etc/fstab")'"
+[[ $(grep -c '^vm.swappiness = 30$\|^vm.overcommit_memory = 0$' "$sroot/etc/sysctl.d/60-mobasher-memory.conf") == 2 ]] &&
+  pass "mobasher-swap: sysctl.d file" || fail "mobasher-swap: sysctl.d '$(cat "$sroot/etc/sysctl.d/60-mobasher-memory.conf")'"
+before=$(tree)
+out=$("$SWAP" --root "$sroot" --size 16M 2>&1)
+[[ $? -eq 0 && $(grep -c '^ok: ' <<<"$out") == 3 && $out != *doing* && $(tree) == "$before" ]] &&
+  pass "mobasher-swap again: every step ok, nothing touched" || fail "mobasher-swap again: $out"
+out=$("$SWAP" --root "$sroot" --size 32M --dry-run 2>&1)
+[[ $out == *"would: create /swapfile (32M"* ]] && pass "mobasher-swap: another size is a change" ||
+  fail "mobasher-swap --size 32M --dry-run: $out"
+echo '/swapfile none swap defaults,pri=5 0 0' >"$sroot/etc/fstab"
+out=$("$SWAP" --root "$sroot" --size 16M 2>&1)
+[[ $? -eq 1 && $out == *"fstab has another line for /swapfile"* ]] &&
+  pass "mobasher-swap: a different fstab line for the file is left to a human: $out" || fail "mobasher-swap with a foreign fstab line: $out"
+for bad in "--size 8X" "--file swap" "--root $WORK/none" "--bogus"; do
+  # shellcheck disable=SC2086 # word splitting of the arguments is the point
+  out=$("$SWAP" $bad 2>&1)
+  [[ $? -eq 2 && $out == mobasher-swap:* ]] && pass "mobasher-swap $bad: exit 2, '$out'" ||
+    fail "mobasher-swap $bad: '$out'"
+done
 
 # ------------------------------------------------------------------ shellcheck
 if out=$(shellcheck "$ROOT"/deploy/scripts/* 2>&1); then
