@@ -4,6 +4,8 @@
 # as installed: inside the harness's mount namespace, overlays add the binaries at the units'
 # paths (/usr/local/... or /usr/...), /etc/mobasher-agent/config.json, the channels' env files and
 # the two system users, and take /var/lib's writes; the host's files are never touched. Checks:
+#   - recorder@ch2 added by deploy/scripts/mobasher-add-channel (env file, enable --now), and a
+#     second run finds nothing to do
 #   - all three active; ffmpeg runs as `mobasher`, the agent as `mobasher-agent`, with no
 #     capability, no_new_privs and a seccomp filter; the units' cgroup limits are the plan's
 #   - the archiver's file grows (real ffmpeg on a lavfi source, the slot in its name)
@@ -55,6 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 sdx() { bash "$HARNESS" exec "$STATE" "$@"; }
+main_pid() { sdx systemctl show -p MainPID --value "$1"; }
 
 # ------------------------------------------------------------------ the installed files
 cp "$BUILD"/deploy/systemd/*.service "$UNITDIR/"
@@ -78,11 +81,7 @@ OUTPUT=$IN/out/{channel}-{slot}.ts
 FFMPEG_INPUT_ARGS="-re -f lavfi"
 FFMPEG_OUTPUT_ARGS="-c:v mpeg2video -flush_packets 1 -f mpegts"
 EOF
-cat >"$SHARE/ov/etc/up/mobasher/recorder/ch2.env" <<EOF
-INPUT='sine=frequency=440:sample_rate=8000'
-OUTPUT=$IN/out/{channel}.wav
-FFMPEG_INPUT_ARGS="-re -f lavfi"
-EOF
+cp "$ROOT/deploy/scripts/mobasher-add-channel" "$SHARE/"  # recorder@ch2 is added with it
 cat >"$SHARE/setup.sh" <<EOF
 #!/bin/bash
 # Runs inside the harness's mount namespace only (the harness refuses to run outside one).
@@ -105,12 +104,16 @@ CGROOT=$(cat "$STATE/cgroot")
 [[ /proc/self/ns/mnt -ef /proc/$(cat "$STATE/pid")/ns/mnt ]] && die "the harness shares our mount namespace"
 sdx bash "$IN/setup.sh" || die "overlays inside the namespace failed"
 units=(mobasher-agent.service archiver@ch1:a.service recorder@ch2.service)
-sdx systemctl start "${units[@]}" || fail "systemctl start ${units[*]} failed"
+sdx systemctl start "${units[@]:0:2}" || fail "systemctl start ${units[*]:0:2} failed"
+add=(env MOBASHER_CHANNEL_LAUNCHER="$channel_bin" "$IN/mobasher-add-channel" --input-args "-re -f lavfi"
+  recorder ch2 sine=frequency=440:sample_rate=8000 "$IN/out/{channel}.wav")
+out=$(sdx "${add[@]}" 2>&1)
+[[ $? -eq 0 && $out == *"doing: systemctl enable --now recorder@ch2.service"* ]] &&
+  pass "mobasher-add-channel wrote ch2.env and started recorder@ch2" || fail "mobasher-add-channel: $out"
 active() { [[ $(sdx systemctl show -p ActiveState --value "$1") == active ]]; }
 for u in "${units[@]}"; do
   if wait_until 10 active "$u"; then pass "$u active"; else fail "$u: $(sdx systemctl show -p ActiveState -p Result --value "$u" | tr '\n' ' ')"; fi
 done
-main_pid() { sdx systemctl show -p MainPID --value "$1"; }
 user_of() { sdx ps -o user= -p "$(main_pid "$1")" | tr -d ' '; }
 [[ $(user_of archiver@ch1:a.service) == mobasher && $(user_of recorder@ch2.service) == mobasher ]] &&
   pass "ffmpeg runs as mobasher" || fail "ffmpeg users: $(user_of archiver@ch1:a.service) $(user_of recorder@ch2.service)"
@@ -132,6 +135,15 @@ limit() { cat "/sys/fs/cgroup/memory$CGROOT/system.slice/$1/memory.limit_in_byte
   $(limit mobasher-agent.service) == 67108864 ]] &&
   pass "cgroup limits: archiver 2G, recorder 1.5G, agent 64M" ||
   fail "cgroup limits: $(limit system-archiver.slice/archiver@ch1:a.service) $(limit system-recorder.slice/recorder@ch2.service) $(limit mobasher-agent.service)"
+
+# Again: the env file is left alone and the recorder keeps running (the same process). (The
+# harness's systemd does not search /etc/systemd/system, so is-enabled says "disabled" and the
+# script enables once more, which changes nothing.)
+rec_pid=$(main_pid recorder@ch2.service)
+out=$(sdx "${add[@]}" 2>&1)
+[[ $? -eq 0 && $out == *"ok: /etc/mobasher/recorder/ch2.env"* && $(main_pid recorder@ch2.service) == "$rec_pid" ]] &&
+  pass "mobasher-add-channel again: env file ok, recorder@ch2 untouched (pid $rec_pid)" ||
+  fail "mobasher-add-channel again: $out; pid $(main_pid recorder@ch2.service), was $rec_pid"
 
 # ------------------------------------------------------------------ the archiver records
 size() { stat -c %s "$SHARE/out/$1" 2>/dev/null || echo 0; }
@@ -169,4 +181,7 @@ cp "$WORK/config.good" "$SHARE/ov/etc/up/mobasher-agent/config.json"
 sdx systemctl reload mobasher-agent.service && [[ $(main_pid mobasher-agent.service) == "$pid" ]] &&
   pass "systemctl reload succeeds with the config repaired" || fail "reload with the good config failed"
 sdx systemctl stop "${units[@]}" || fail "systemctl stop failed"
+states=$(for u in "${units[@]}"; do sdx systemctl show -p ActiveState --value "$u"; done | tr '\n' ' ')
+[[ $states == "inactive inactive inactive " ]] && pass "stopped cleanly: $states(ffmpeg's 255 on SIGINT is success)" ||
+  fail "after stop: $states"
 log "duration $((($(date +%s%N) - T0) / 1000000)) ms"

@@ -13,6 +13,8 @@
 #     every bad input refused with exit 2 and a message naming the culprit
 #   - deploy/scripts/mobasher-swap in a scratch root: dry run, the three steps, idempotent, a
 #     foreign fstab line and bad arguments refused
+#   - deploy/scripts/mobasher-add-channel in a scratch root: the env file the launcher reads,
+#     idempotent, a different file kept without --force (.old with it), bad arguments refused
 #   - shellcheck of deploy/scripts/* clean
 # usage: deploy_units_test.sh BUILD_DIR
 set -uo pipefail
@@ -169,6 +171,37 @@ for bad in "--size 8X" "--file swap" "--root $WORK/none" "--bogus"; do
   out=$("$SWAP" $bad 2>&1)
   [[ $? -eq 2 && $out == mobasher-swap:* ]] && pass "mobasher-swap $bad: exit 2, '$out'" ||
     fail "mobasher-swap $bad: '$out'"
+done
+
+# ------------------------------------------------------------------ mobasher-add-channel
+ADD=$ROOT/deploy/scripts/mobasher-add-channel
+aroot=$WORK/addroot
+mkdir -p "$aroot"
+env1=$aroot/etc/mobasher/archiver/ch7.env
+add() { "$ADD" --root "$aroot" "$@" 2>&1; }
+out=$(add --dry-run archiver ch7 'http://s/ch7 x.m3u8' '/srv/a/{channel}.ts')
+[[ $? -eq 0 && $out == *"would: write $env1"* && ! -e $env1 ]] &&
+  pass "mobasher-add-channel --dry-run: announced, nothing written" || fail "mobasher-add-channel --dry-run: $out"
+out=$(add --output-args '-c copy -f mpegts' archiver ch7 'http://s/ch7 x.m3u8' '/srv/a/{channel}.ts')
+line=$(MOBASHER_CHANNEL_DIR=$aroot/etc/mobasher "$CHANNEL" --print archiver ch7)
+[[ $line == "$base -i http://s/ch7\ x.m3u8 -c copy -f mpegts /srv/a/ch7.ts " ]] &&
+  pass "mobasher-add-channel: the env file gives: $line" || fail "mobasher-add-channel: $out; the launcher says '$line'"
+before=$(cat "$env1")
+out=$(add --output-args '-c copy -f mpegts' archiver ch7 'http://s/ch7 x.m3u8' '/srv/a/{channel}.ts')
+[[ $? -eq 0 && $out == "ok: $env1"* && $(cat "$env1") == "$before" ]] &&
+  pass "mobasher-add-channel again: ok, unchanged" || fail "mobasher-add-channel again: $out"
+out=$(add archiver ch7 'http://s/other.m3u8' '/srv/a/{channel}.ts')
+[[ $? -eq 2 && $out == *"$env1 exists and says something else"* && $(cat "$env1") == "$before" ]] &&
+  pass "mobasher-add-channel: a different env file is kept without --force" || fail "mobasher-add-channel without --force: $out"
+out=$(add --force --overlap archiver ch7 'http://s/other.m3u8' '/srv/a/{instance}.ts')
+[[ $? -eq 0 && $(cat "$env1.old") == "$before" && $(grep -c other.m3u8 "$env1") == 1 ]] &&
+  pass "mobasher-add-channel --force --overlap: replaced, the old one kept as .old" || fail "mobasher-add-channel --force: $out"
+for bad in "--overlap archiver ch8 in /srv/a/{channel}.ts|names neither {slot}" "archiver ch/8 in /srv/x|channel 'ch/8'" \
+  "recorder ch8 in relative.ts|is not an absolute path" "player ch8 in /srv/x|role 'player'" "archiver ch8|usage"; do
+  # shellcheck disable=SC2086 # word splitting of the arguments is the point
+  out=$(add ${bad%%|*})
+  [[ $? -eq 2 && $out == *"${bad#*|}"* ]] && pass "mobasher-add-channel ${bad%%|*}: refused: $out" ||
+    fail "mobasher-add-channel ${bad%%|*}: '$out' (want exit 2 naming '${bad#*|}')"
 done
 
 # ------------------------------------------------------------------ shellcheck
