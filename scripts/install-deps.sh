@@ -10,7 +10,7 @@ BUILD=(g++ cmake make pkg-config ca-certificates
 TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
   prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3 chromium time
-  systemd dbus-daemon dbus-bin polkitd shellcheck)
+  systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file)
 
 want=("${BUILD[@]}")
 case "${1:-}" in

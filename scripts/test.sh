@@ -71,6 +71,11 @@ bg_build() {
   t0=$SECONDS
   cmake --build build -j"$jobs" --target mobasher-benchmarks
   echo "=== benchmarks build (compiled, not run: bench/run.sh runs them) took $((SECONDS - t0))s (in the background) ==="
+  t0=$SECONDS
+  local deb
+  deb=$(scripts/package.sh build-deb | tail -n 1)
+  echo "$deb" >build-deb/package-path
+  echo "=== Debian package (scripts/package.sh) took $((SECONDS - t0))s (in the background) ==="
 }
 export -f bg_build configure
 export agents jobs
@@ -90,6 +95,8 @@ if ! wait "$bg_pid"; then
 fi
 trap - EXIT
 grep '^===' "$bg_log"
+phase "the Debian package, unpacked and run (tests/integration/deploy_package_test.sh)"
+bash tests/integration/deploy_package_test.sh "$(cat build-deb/package-path)"
 phase "ASan + UBSan unit tests + asan integration tests"
 # The GoogleTest binary runs once, as one process: through ctest it would start once per test
 # (under ASan about a second each). Its tests are the ones named with a capital letter
