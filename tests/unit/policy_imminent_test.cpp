@@ -78,6 +78,33 @@ TEST(PolicyImminent, UnknownGrowthAt95PercentOfTheLimitIsImminent) {
   EXPECT_EQ(r.decisions[0].unit, "archiver@ch1.service");
 }
 
+TEST(PolicyImminent, WithoutAPredictionTheGrowthSoFarDecides) {
+  std::vector<UnitSample> units = {full(1, std::nullopt, 1950 * MiB), full(2, 300)};
+  units[0].growth_bytes_per_second = 0.0;  // known flat at 95.2 %: not heading for the limit
+  Policy p = after_one_restart(units);
+  EXPECT_TRUE(p.decide(snapshot_at(kT0 + 33, units)).decisions.empty());
+  units[0].growth_bytes_per_second = 10.0 * MiB;  // 98 MiB left at 10 MiB/s: ~10 s < 4 + 10 s
+  auto r = p.decide(snapshot_at(kT0 + 34, units));
+  ASSERT_EQ(r.decisions.size(), 1u);
+  EXPECT_EQ(r.decisions[0].unit, "archiver@ch1.service");
+}
+
+TEST(PolicyImminent, TheHourlyCapHoldsAUnitThatDoesNotGrow) {
+  PolicySettings s = fixtures::plan_policy();
+  s.cooldown = 60;
+  Policy p(s);
+  int restarts = 0;
+  for (double t = kT0; t < kT0 + 1800; t += 5) {
+    UnitSample flat = full(1, std::nullopt, 1990 * MiB);  // 97 %, and not growing
+    flat.growth_bytes_per_second = 0.0;
+    for (const auto& d : p.decide(snapshot_at(t, {flat})).decisions) {
+      ++restarts;
+      p.finished(d.unit, true, t + 1);
+    }
+  }
+  EXPECT_EQ(restarts, 3);  // max_per_unit_per_hour: no restart loop
+}
+
 TEST(PolicyImminent, WaitingForTheLastUnitToComeBackDoesNotHoldAUnitWhoseLimitComesFirst) {
   std::vector<UnitSample> units = {full(1, 600), full(2, 300)};
   Policy p(fixtures::plan_policy());
