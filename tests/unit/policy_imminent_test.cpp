@@ -44,6 +44,24 @@ Policy after_one_restart(std::vector<UnitSample> units) {
   return p;
 }
 
+PolicySettings cooldown_60() {
+  PolicySettings s = fixtures::plan_policy();
+  s.cooldown = 60;
+  return s;
+}
+
+// u, above on_memory, scanned every 5 s for 30 min, each restart done 1 s after it was decided.
+int restarts_in_half_an_hour(Policy& p, const UnitSample& u) {
+  int restarts = 0;
+  for (double t = kT0; t < kT0 + 1800; t += 5) {
+    for (const auto& d : p.decide(snapshot_at(t, {u})).decisions) {
+      ++restarts;
+      p.finished(d.unit, true, t + 1);
+    }
+  }
+  return restarts;
+}
+
 TEST(PolicyImminent, EmergencyGapHoldsAUnitWithTimeToSpare) {
   std::vector<UnitSample> units = {full(1, 600), full(2, 300)};
   Policy p = after_one_restart(units);
@@ -90,19 +108,10 @@ TEST(PolicyImminent, WithoutAPredictionTheGrowthSoFarDecides) {
 }
 
 TEST(PolicyImminent, TheHourlyCapHoldsAUnitThatDoesNotGrow) {
-  PolicySettings s = fixtures::plan_policy();
-  s.cooldown = 60;
-  Policy p(s);
-  int restarts = 0;
-  for (double t = kT0; t < kT0 + 1800; t += 5) {
-    UnitSample flat = full(1, std::nullopt, 1990 * MiB);  // 97 %, and not growing
-    flat.growth_bytes_per_second = 0.0;
-    for (const auto& d : p.decide(snapshot_at(t, {flat})).decisions) {
-      ++restarts;
-      p.finished(d.unit, true, t + 1);
-    }
-  }
-  EXPECT_EQ(restarts, 3);  // max_per_unit_per_hour: no restart loop
+  Policy p(cooldown_60());
+  UnitSample flat = full(1, std::nullopt, 1990 * MiB);  // 97 %, and not growing
+  flat.growth_bytes_per_second = 0.0;
+  EXPECT_EQ(restarts_in_half_an_hour(p, flat), 3);  // max_per_unit_per_hour: no restart loop
 }
 
 TEST(PolicyImminent, WaitingForTheLastUnitToComeBackDoesNotHoldAUnitWhoseLimitComesFirst) {
@@ -135,17 +144,8 @@ TEST(PolicyImminent, TheGroupsActionInFlightStillHolds) {
 }
 
 TEST(PolicyImminent, TheHourlyCapDoesNotHoldAUnitAboutToReachItsLimit) {
-  PolicySettings s = fixtures::plan_policy();
-  s.cooldown = 60;
-  Policy p(s);
-  int restarts = 0;
-  for (double t = kT0; t < kT0 + 1800; t += 5) {
-    for (const auto& d : p.decide(snapshot_at(t, {full(1, 600)})).decisions) {
-      ++restarts;
-      p.finished(d.unit, true, t + 1);
-    }
-  }
-  ASSERT_EQ(restarts, 3);  // max_per_unit_per_hour
+  Policy p(cooldown_60());
+  ASSERT_EQ(restarts_in_half_an_hour(p, full(1, 600)), 3);  // max_per_unit_per_hour
   auto r = p.decide(snapshot_at(kT0 + 1800, {full(1, 5)}));
   ASSERT_EQ(r.decisions.size(), 1u);
   EXPECT_NE(r.decisions[0].reason.find("not held by max_per_unit_per_hour"), std::string::npos)
