@@ -33,23 +33,19 @@ double measure_of(const UnitSample& u, Measure measure) {
 // What a restart needs to take effect: the job (ffmpeg stops in < 1 s, starts in ~1 s), the unit
 // seen active again, a scan or two.
 constexpr double kRestartAllowance = 10;
-constexpr double kNearLimit = 0.95;  // of the limit, when the unit's growth is not known yet
+constexpr double kNearLimit = 0.95;  // of the limit, for a unit with no prediction yet
 
 // A unit in a memory emergency reaches its limit before a hold of `hold_left` seconds would end
 // (and its restart take effect): holding it would hand it to the kernel's OOM killer. By the
-// prediction when there is one; else (within predict_window of a start) by the growth so far; a
-// unit known not to grow is never imminent (the loop guard must keep holding it), one whose
-// growth is not known yet is when it is at kNearLimit.
+// prediction when there is one. Without one (within predict_window of a start, whose growth
+// still holds the start-up ramp and overstates the leak) a unit at kNearLimit is, unless it is
+// known not to grow: then the loop guard must keep holding it.
 bool imminent(const UnitSample& u, double value, double hold_left) {
-  double allowed = std::max(0.0, hold_left) + kRestartAllowance;
-  if (u.seconds_to_limit) return *u.seconds_to_limit <= allowed;
+  if (u.seconds_to_limit)
+    return *u.seconds_to_limit <= std::max(0.0, hold_left) + kRestartAllowance;
+  if (u.growth_bytes_per_second && *u.growth_bytes_per_second <= 0) return false;
   auto limit = static_cast<double>(u.effective_limit());
-  if (limit <= 0) return false;
-  if (value >= limit) return true;
-  if (u.growth_bytes_per_second)
-    return *u.growth_bytes_per_second > 0 &&
-           (limit - value) / *u.growth_bytes_per_second <= allowed;
-  return value >= kNearLimit * limit;
+  return limit > 0 && value >= kNearLimit * limit;
 }
 
 }  // namespace

@@ -88,6 +88,7 @@ TEST(PolicyImminent, EmergencyGapDoesNotHoldAUnitWhoseLimitComesFirst) {
 
 TEST(PolicyImminent, UnknownGrowthAt95PercentOfTheLimitIsImminent) {
   std::vector<UnitSample> units = {full(1, std::nullopt, 1900 * MiB), full(2, 300)};
+  units[0].growth_bytes_per_second = 50.0 * MiB;  // a start-up ramp: no prediction rests on it
   Policy p = after_one_restart(units);
   EXPECT_TRUE(p.decide(snapshot_at(kT0 + 33, units)).decisions.empty());  // 92.8 %: waits
   units[0] = full(1, std::nullopt, 1950 * MiB);                           // 95.2 %
@@ -96,12 +97,12 @@ TEST(PolicyImminent, UnknownGrowthAt95PercentOfTheLimitIsImminent) {
   EXPECT_EQ(r.decisions[0].unit, "archiver@ch1.service");
 }
 
-TEST(PolicyImminent, WithoutAPredictionTheGrowthSoFarDecides) {
+TEST(PolicyImminent, WithoutAPredictionAFlatUnitIsNotImminentAGrowingOneAt95PercentIs) {
   std::vector<UnitSample> units = {full(1, std::nullopt, 1950 * MiB), full(2, 300)};
   units[0].growth_bytes_per_second = 0.0;  // known flat at 95.2 %: not heading for the limit
   Policy p = after_one_restart(units);
   EXPECT_TRUE(p.decide(snapshot_at(kT0 + 33, units)).decisions.empty());
-  units[0].growth_bytes_per_second = 10.0 * MiB;  // 98 MiB left at 10 MiB/s: ~10 s < 4 + 10 s
+  units[0].growth_bytes_per_second = 0.1 * MiB;  // growing, no prediction yet: at 95 %, imminent
   auto r = p.decide(snapshot_at(kT0 + 34, units));
   ASSERT_EQ(r.decisions.size(), 1u);
   EXPECT_EQ(r.decisions[0].unit, "archiver@ch1.service");
