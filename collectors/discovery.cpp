@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 namespace mobasher {
 namespace {
@@ -14,17 +15,24 @@ bool ends_with(const std::string& s, std::string_view suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Subdirectory names of dir (DT_UNKNOWN is taken as a directory and checked by the caller).
+// Subdirectory names of an open directory, from its current position (DT_UNKNOWN is taken as a
+// directory and checked by the caller).
 template <typename F>
-bool for_each_subdir(const std::filesystem::path& dir, F&& f) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return false;
-  while (dirent* e = ::readdir(d.get())) {
+void for_each_subdir(DIR* d, F&& f) {
+  while (dirent* e = ::readdir(d)) {
     if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     f(std::string(name));
   }
+}
+
+// The same for a directory by path; false when it cannot be opened.
+template <typename F>
+bool for_each_subdir(const std::filesystem::path& dir, F&& f) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) return false;
+  for_each_subdir(d.get(), std::forward<F>(f));
   return true;
 }
 
@@ -42,11 +50,7 @@ Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patter
 
 void Discovery::list_units(DIR* dir, const std::string& rel, std::vector<UnitCgroup>& out) const {
   ::rewinddir(dir);
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") match(std::string(name), rel, out);
-  }
+  for_each_subdir(dir, [&](const std::string& name) { match(name, rel, out); });
 }
 
 // A directory that holds a cgroup cannot be removed, so a kept slice that still lists a unit is
