@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages mobasher-agent needs. Every package the project's scripts use is
 # listed here: a missing one is a bug even if your machine happens to have it.
 #   scripts/install-deps.sh          build + run the agent
+#   scripts/install-deps.sh --demo   also what scripts/demo.sh runs (ffmpeg, a private systemd)
 #   scripts/install-deps.sh --test   also the test suite's real peers and the benchmarks' tools
 set -euo pipefail
 
@@ -10,19 +11,24 @@ BUILD=(g++ cmake make pkg-config ca-certificates
 TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
   prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3 chromium time
-  systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file)
+  systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file nodejs)
+DEMO=(ffmpeg curl util-linux systemd dbus-daemon dbus-bin)
 
 want=("${BUILD[@]}")
 case "${1:-}" in
-  --test) want+=("${TEST[@]}") ;;
+  --demo) want+=("${DEMO[@]}") ;;
+  --test) want+=("${DEMO[@]}" "${TEST[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--demo|--test]" >&2; exit 2 ;;
 esac
 
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm: Debian's own package beside Debian's nodejs; a nodejs from NodeSource already ships npm (and
+# conflicts with Debian's), so the package is wanted only while the command is missing.
+[[ ${1:-} == --test ]] && ! command -v npm >/dev/null && missing+=(npm)
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
   exit 0

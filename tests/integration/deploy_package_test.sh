@@ -43,10 +43,16 @@ for f in usr/bin/mobasher-agent usr/lib/mobasher-agent/mobasher-webhook-tls.so \
   usr/lib/systemd/system/recorder@.service usr/lib/sysusers.d/mobasher-agent.conf \
   usr/share/polkit-1/rules.d/50-mobasher-agent.rules etc/mobasher-agent/config.json \
   usr/share/mobasher-agent/prometheus/prometheus.yml usr/share/mobasher-agent/prometheus/mobasher.rules.yml \
+  usr/share/mobasher-agent/dashboards/mobasher.json \
+  usr/share/mobasher-agent/grafana/provisioning/dashboards/mobasher.yml \
+  usr/share/mobasher-agent/grafana/provisioning/datasources/mobasher-prometheus.yml \
   usr/share/doc/mobasher-agent/OPERATIONS.md usr/share/doc/mobasher-agent/copyright \
   usr/share/doc/mobasher-agent/changelog.gz; do
   [[ -e $R/$f ]] && pass "/$f" || fail "/$f is not in the package"
 done
+prov_path=$(sed -n 's/^ *path: *//p' "$R/usr/share/mobasher-agent/grafana/provisioning/dashboards/mobasher.yml")
+[[ -f $R$prov_path/mobasher.json ]] && pass "Grafana provisioning loads $prov_path/mobasher.json: in the package" ||
+  fail "Grafana provisioning path '$prov_path' has no mobasher.json in the package"
 # Every absolute path a unit runs is in the package.
 for u in mobasher-agent archiver@ recorder@; do
   for p in $(sed -n 's/^Exec[A-Za-z]*=\(\/[^ ]*\).*/\1/p' "$R/usr/lib/systemd/system/$u.service" | sort -u); do
