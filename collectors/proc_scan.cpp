@@ -125,20 +125,29 @@ std::vector<MatchedTree> ProcScan::trees(const std::vector<Entry>& all) {
   std::vector<std::string> channels(all.size());
   for (size_t i = 0; i < all.size(); ++i) matched[i] = match(all[i], channels[i]);
 
-  // A matched process below another matched one belongs to that one's tree.
+  // A matched process below another matched one belongs to that one's tree. /proc is read one
+  // process at a time, so a reused PID can close a loop of parents (A's parent B, B's parent A):
+  // within such a loop the matched process with the lowest PID is the root.
   auto nested = [&](size_t i) {
-    pid_t p = all[i].ppid;
-    for (int hops = 0; hops < 64 && p > 1; ++hops) {
+    std::vector<size_t> up;  // ancestors, nearest first
+    for (pid_t p = all[i].ppid; up.size() < 64 && p > 1;) {
       auto it = index.find(p);
-      if (it == index.end()) return false;
-      if (matched[it->second] >= 0) return true;
+      if (it == index.end() || it->second == i ||
+          std::find(up.begin(), up.end(), it->second) != up.end())
+        break;
+      up.push_back(it->second);
       p = all[it->second].ppid;
     }
-    return false;
+    bool loop_through_i =
+        !up.empty() && index.count(all[up.back()].ppid) && index.at(all[up.back()].ppid) == i;
+    return std::any_of(up.begin(), up.end(), [&](size_t a) {
+      return matched[a] >= 0 && (!loop_through_i || all[a].pid < all[i].pid);
+    });
   };
   std::vector<MatchedTree> out;
+  std::vector<bool> taken(all.size(), false);  // each process in one tree, once
   for (size_t i = 0; i < all.size(); ++i) {
-    if (matched[i] < 0 || nested(i)) continue;
+    if (matched[i] < 0 || taken[i] || nested(i)) continue;
     const std::string& group = groups_[static_cast<size_t>(matched[i])].group;
     auto same = std::find_if(out.begin(), out.end(),
                              [&](auto& t) { return t.group == group && t.channel == channels[i]; });
@@ -148,6 +157,8 @@ std::vector<MatchedTree> ProcScan::trees(const std::vector<Entry>& all) {
     while (!todo.empty() && same->members.size() < 4096) {
       size_t cur = todo.back();
       todo.pop_back();
+      if (taken[cur]) continue;
+      taken[cur] = true;
       same->members.push_back(all[cur].pid);
       if (auto it = children.find(all[cur].pid); it != children.end())
         todo.insert(todo.end(), it->second.begin(), it->second.end());

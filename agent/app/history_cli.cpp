@@ -121,8 +121,9 @@ struct TableWriter {
     for (size_t i = 0; i < cells.size(); ++i) {
       bool last = i + 1 == cells.size();
       size_t w = with_unit && i == 1 ? 22 : kWidth[with_unit && i > 1 ? i - 1 : i];
-      text += cells[i];
-      size_t shown = visible_width(cells[i]);
+      std::string cell = printable(cells[i]);  // names and reasons may hold control characters
+      text += cell;
+      size_t shown = visible_width(cell);
       if (!last) text += std::string(shown < w ? w - shown + 2 : 2, ' ');
     }
     while (!text.empty() && text.back() == ' ') text.pop_back();

@@ -101,6 +101,11 @@ class LocatingSax : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool open(nlohmann::json v) {
+    // Every value keeps its path, so memory grows with the square of the depth; and nlohmann
+    // frees a document recursively. A config is 3 levels deep: 32 is plenty, and bounded.
+    if (stack_.size() >= kMaxJsonDepth)
+      throw JsonSyntaxError{line_, "nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                       " levels of objects and arrays"};
     std::string path = child_path();
     nlohmann::json* node = insert(std::move(v), path);
     stack_.push_back({node, path});

@@ -21,8 +21,10 @@ struct JsonSyntaxError {
   std::string message;
 };
 
-// Throws JsonSyntaxError on malformed input and on a key repeated within one object; "//" and
-// "/* */" comments are allowed.
+inline constexpr size_t kMaxJsonDepth = 32;  // objects and arrays nested in each other
+
+// Throws JsonSyntaxError on malformed input, on a key repeated within one object and on nesting
+// deeper than kMaxJsonDepth; "//" and "/* */" comments are allowed.
 LocatedJson parse_json_with_lines(std::string_view text);
 
 }  // namespace mobasher

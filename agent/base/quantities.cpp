@@ -87,7 +87,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   else
     return std::nullopt;
   double ms = std::round(*v * ms_per_unit);
-  if (ms > 1e15) return std::nullopt;
+  if (!(ms <= static_cast<double>(kMaxDuration.count()))) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
@@ -147,7 +147,9 @@ std::optional<WallTime> utc_time(int y, int mo, int d, int h, int mi, int sec) {
   std::chrono::year_month_day ymd{std::chrono::year(y),
                                   std::chrono::month(static_cast<unsigned>(mo)),
                                   std::chrono::day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return std::nullopt;
+  if (!ymd.ok() || y < 1678 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+      sec > 59)
+    return std::nullopt;
   return std::chrono::time_point_cast<WallTime::duration>(
       std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
       std::chrono::seconds(sec));

@@ -27,6 +27,12 @@ struct Size {
 
 // Base 1024, as systemd's MemoryMax=: K, M, G, T with an optional "i"/"iB"/"B" ("1.5GiB").
 std::optional<Size> parse_size(std::string_view text, bool allow_percent = true);
+// The longest duration anything accepts: ten years. Every `now - d` of a wall or steady clock
+// (nanoseconds in 64 bits: +-292 years around 1970) stays in range with it, so a config's
+// `max_age` or a `?since=` can never overflow into a time that deletes every history file.
+inline constexpr std::chrono::milliseconds kMaxDuration{int64_t{3650} * 86'400'000};
+// "250ms", "5s", "10m", "4h", "2d" (a decimal number before the unit); nullopt for anything else
+// and for more than kMaxDuration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 std::string format_bytes(uint64_t bytes);  // "1.50GiB", "512MiB", "17B"
@@ -41,7 +47,8 @@ std::string format_rfc3339(WallTime t);
 
 // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), RFC 3339 section 5.6; nullopt otherwise.
 std::optional<WallTime> parse_rfc3339(std::string_view s);
-// A UTC date and time of day; nullopt unless it is a real one (no Feb 30, no 24:00, no :60).
+// A UTC date and time of day; nullopt unless it is a real one (no Feb 30, no 24:00, no :60) in
+// the years 1678-2261 (a WallTime counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11).
 // The one civil-time conversion: parse_rfc3339 and the history's file names use it.
 std::optional<WallTime> utc_time(int y, int mo, int d, int h, int mi, int sec);
 

@@ -68,7 +68,9 @@ Duration ConfigReader::duration(const json& v, const std::string& path, Duration
   if (!v.is_string())
     fail(path, "must be a duration like \"5s\", \"10m\" or \"4h\", not " + describe(v));
   auto d = parse_duration(v.get<std::string>());
-  if (!d) fail(path, v.dump() + " is not a duration (use ms, s, m, h or d: \"5s\", \"4h\")");
+  if (!d)
+    fail(path, v.dump() + " is not a duration of at most " + format_duration(kMaxDuration) +
+                   " (use ms, s, m, h or d: \"5s\", \"4h\")");
   if (*d < min) fail(path, v.dump() + " is too short (at least " + format_duration(min) + ")");
   return *d;
 }

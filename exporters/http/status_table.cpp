@@ -86,6 +86,23 @@ size_t visible_width(std::string_view s) {
   return n;
 }
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b != 0x7f) {
+      out += c;
+      continue;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
 bool color_enabled(std::string_view mode, bool stdout_is_tty, const char* no_color,
                    const char* term) {
   if (mode == "always") return true;
@@ -117,6 +134,7 @@ std::string status_table(const nlohmann::json& st, bool color) {
                     format_bytes(u.value("swap_bytes", uint64_t{0})), limit_column(u), pct,
                     age_text(u["age_seconds"]), std::to_string(restarts),
                     std::to_string(u.value("oom_kills_total", uint64_t{0})), alert_column(u)});
+    for (auto& cell : rows.back()) cell = printable(cell);
     tones.push_back(unit_tone(u));
   }
   std::vector<size_t> width(rows[0].size(), 0);

@@ -34,6 +34,10 @@ inline constexpr std::string_view red = "\033[31m", yellow = "\033[33m", dim = "
 std::string_view tone_code(Tone t);  // "" for plain
 // Columns of the text as a terminal shows it: escape sequences take no room.
 size_t visible_width(std::string_view text);
+// A table cell as a terminal may print it: control characters (below 0x20, and 0x7f) become
+// "\xNN", so a process or unit name cannot move the cursor, retitle the window or hide a row
+// (ESC sequences). Bytes of UTF-8 text (0x80 and above) are kept.
+std::string printable(std::string_view text);
 
 // `--color auto|always|never`: auto means stdout is a terminal, NO_COLOR is unset or empty and
 // TERM is not "dumb" (https://no-color.org). no_color/term: getenv's results (may be null).

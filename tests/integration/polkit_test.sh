@@ -201,7 +201,7 @@ inside() {
   unit_verb yes "$agent" "$AGENT_USER" recorder@ch2.service restart
   unit_verb yes "$agent" "$AGENT_USER" archiver@ch1:a.service start
   unit_verb yes "$agent" "$AGENT_USER" archiver@ch1:b.service stop
-  unit_verb yes "$agent" "$AGENT_USER" 'recorder@radio\x2done.service' restart
+  unit_verb yes "$agent" "$AGENT_USER" recorder@radio-one_2.service restart
 
   # Every other verb systemd 252 sends for manage-units (job types and unit operations).
   for v in reload try-restart reload-or-restart reload-or-try-restart verify-active try-reload \
@@ -216,7 +216,9 @@ inside() {
     archiver.service archiver@ch1.service.bak archiver@ch1.servicex Archiver@ch1.service \
     'archiver@ch1/../ssh.service' 'archiver@ch 1.service' $'archiver@ch1.service\nssh.service' \
     $'ssh.service\narchiver@ch1.service' "archiver@$(printf 'x%.0s' $(seq 1 260)).service" \
-    '' '*'; do
+    '' '*' 'recorder@radio\x2done.service' 'archiver@ch1\x2f..\x2fssh.service' 'archiver@ch.1.service' \
+    'archiver@ch1@x.service' archiver@ch1:c.service archiver@ch1:a:b.service archiver@:a.service \
+    'archiver@ch1:A.service'; do
     unit_verb no "$agent" "$AGENT_USER" "$u" restart
   done
 

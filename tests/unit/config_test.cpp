@@ -319,6 +319,17 @@ TEST_F(ConfigFile, BadDuration) {
   EXPECT_THAT(msg, HasSubstr("\"4 hours\" is not a duration"));
 }
 
+// Issue 15: a duration beyond ten years is refused where it is written (it would overflow
+// `now - max_age` and could delete every rotated history file).
+TEST_F(ConfigFile, DurationBeyondTenYearsIsRejected) {
+  std::string msg = error_of(R"({
+  "history": { "interval": "15s",
+               "max_age": "1000000000000000ms" }
+})");
+  EXPECT_THAT(msg, HasSubstr(where(3, "history.max_age")));
+  EXPECT_THAT(msg, HasSubstr("is not a duration of at most 3650d"));
+}
+
 TEST_F(ConfigFile, BadDurationInsideRestart) {
   std::string msg = error_of(R"({ "groups": [
   { "name": "a", "units": "a@*.service", "memory_limit": "1G",

@@ -158,6 +158,18 @@ TEST(HistoryCliUnit, ServiceSuffixAdded) {
 
 // ---- print_history ----
 
+// Issue 15: a process name is whatever the process set (prctl, exec of any file name); one with
+// ESC sequences could clear the operator's screen or hide rows. The table prints them escaped.
+TEST(HistoryCliPrint, ControlCharactersInNamesArePrintedEscaped) {
+  HistoryDir h(joined(
+      {R"({"ts":"2026-12-01T10:00:05.000Z","type":"sample","unit":"archiver@ch1.service","rss":1,"limit":2,"processes":1,"top":{"pid":7,"comm":"ff\u001b[2J\u0007mpeg","rss":1}})"}));
+  Printed p = print(h.dir(), OutputFormat::table);
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.find('\x1b'), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find('\x07'), std::string::npos) << p.out;
+  EXPECT_THAT(p.out, HasSubstr("ff\\x1b[2J\\x07mpeg[7]"));
+}
+
 TEST(HistoryCliPrint, TableOfEveryRecordInTimeOrder) {
   HistoryDir h;
   Printed p = print(h.dir(), OutputFormat::table);

@@ -68,6 +68,22 @@ TEST(JsonLocations, ADuplicateKeyIsAnErrorAtItsSecondLine) {
   EXPECT_EQ(j.value["c"][1]["x"], 2);
 }
 
+// Issue 15: every value keeps its path, so a deeply nested document needed memory quadratic in
+// its depth (and nlohmann frees recursively). 32 levels are accepted, the 33rd is an error on its
+// line, and a million levels fail as fast.
+TEST(JsonLocations, NestingIsBoundedAt32Levels) {
+  auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_NO_THROW(parse_json_with_lines(nested(kMaxJsonDepth)));
+  try {
+    parse_json_with_lines("{\n  \"a\":\n" + nested(kMaxJsonDepth));
+    FAIL() << "33 levels accepted";
+  } catch (const JsonSyntaxError& e) {
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.message.find("nested deeper than 32 levels"), std::string::npos) << e.message;
+  }
+  EXPECT_THROW(parse_json_with_lines(nested(1'000'000)), JsonSyntaxError);
+}
+
 TEST(JsonLocations, TrailingGarbageIsAnError) {
   EXPECT_THROW(parse_json_with_lines("{}\n{}"), JsonSyntaxError);
 }

@@ -87,6 +87,32 @@ TEST_F(ProcScanTest, NestedMatchesAreNotDuplicated) {
   EXPECT_EQ(sorted(trees[0].members), (std::vector<pid_t>{201, 202, 203}));
 }
 
+// Issue 15: /proc is read one process at a time, so a reused PID can make two processes each
+// other's parent. The walk up found the matched process above itself and dropped it; each process
+// is now in one tree, once, and in a loop the lowest matched PID is the root.
+TEST_F(ProcScanTest, AParentLoopFromPidReuseKeepsTheTreeOnce) {
+  fx.proc(500).comm("rec-ch9").ppid(501).cmdline({"rec", "ch9"});
+  fx.proc(501).comm("sh").ppid(500).cmdline({"sh"});
+  fx.proc(502).comm("sh").ppid(501).cmdline({"sh"});
+  ProcScan scan(fx.proc_root(), {{"recorder", by_comm("^rec-(.+)$")}});
+  auto trees = scan.scan();
+  ASSERT_EQ(trees.size(), 1u);
+  EXPECT_EQ(trees[0].root, 500);
+  EXPECT_EQ(trees[0].channel, "ch9");
+  EXPECT_EQ(sorted(trees[0].members), (std::vector<pid_t>{500, 501, 502}));
+}
+
+TEST_F(ProcScanTest, ALoopOfMatchedProcessesIsOneTreeRootedAtTheLowestPid) {
+  fx.proc(601).comm("ffmpeg").ppid(600).cmdline({"ffmpeg"});
+  fx.proc(600).comm("ffmpeg").ppid(601).cmdline({"ffmpeg"});
+  ProcScan scan(fx.proc_root(), {{"ff", by_comm("^ffmpeg$")}});
+  auto trees = scan.scan();
+  std::sort(trees.begin(), trees.end(), [](auto& a, auto& b) { return a.root < b.root; });
+  ASSERT_EQ(trees.size(), 2u);  // 201 (with 202) from SetUp, and the loop
+  EXPECT_EQ(trees[1].root, 600);
+  EXPECT_EQ(sorted(trees[1].members), (std::vector<pid_t>{600, 601}));
+}
+
 TEST_F(ProcScanTest, BothPatternsMustMatch) {
   ProcessMatch m = by_comm("^bash$");
   m.cmdline_pattern = "archive\\.sh ([a-z0-9]+)";

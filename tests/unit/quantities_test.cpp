@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace mobasher {
 namespace {
 
@@ -74,6 +76,33 @@ TEST(ParseDuration, Units) {
 TEST(ParseDuration, RejectsNonsense) {
   for (const char* bad : {"5", "5x", "-5s", "s", "", "5 minutes", "4hh", "1e20d"})
     EXPECT_FALSE(parse_duration(bad).has_value()) << '"' << bad << '"';
+}
+
+// Issue 15: 1e15 ms was accepted, and `now - max_age` then overflowed (UB) into a time after every
+// rotated history file. Ten years is the bound; every `now - d` stays in a 64-bit nanosecond clock.
+TEST(ParseDuration, AtMostTenYears) {
+  EXPECT_EQ(parse_duration("3650d"), kMaxDuration);
+  EXPECT_EQ(parse_duration("87600h"), kMaxDuration);
+  for (const char* big : {"3651d", "87601h", "1000000000000000ms", "1e15ms", "1e300d"})
+    EXPECT_FALSE(parse_duration(big).has_value()) << big;
+  auto now = std::chrono::system_clock::now();
+  auto oldest = now - std::chrono::duration_cast<WallTime::duration>(kMaxDuration);
+  EXPECT_LT(oldest, now);  // no wrap-around
+  EXPECT_GT(oldest.time_since_epoch().count(), std::numeric_limits<int64_t>::min() / 2);
+}
+
+// Years outside 1678-2261 do not fit a WallTime (nanoseconds in 64 bits): rejected, never wrapped.
+TEST(ParseRfc3339, YearsAWallTimeCannotHoldAreRejected) {
+  for (const char* bad : {"1677-12-31T23:59:59Z", "2262-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                          "0001-01-01T00:00:00Z"})
+    EXPECT_FALSE(parse_rfc3339(bad).has_value()) << bad;
+  auto first = parse_rfc3339("1678-01-01T00:00:00Z");
+  auto last = parse_rfc3339("2261-12-31T23:59:59.999Z");
+  ASSERT_TRUE(first && last);
+  EXPECT_EQ(format_rfc3339(*first), "1678-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(*last), "2261-12-31T23:59:59.999Z");
+  EXPECT_LT(*first, *last);
+  EXPECT_FALSE(parse_when("2262-04-12T00:00:00Z", *first).has_value());
 }
 
 TEST(FormatBytes, PicksTheLargestUnit) {

@@ -86,6 +86,22 @@ TEST(StatusTable, ColumnsAreAligned) {
   EXPECT_EQ(rows[2].substr(level), "MemoryCritical?,MemoryHigh");
 }
 
+// Issue 15: names come from cgroup directories and processes; control characters in them are
+// printed as \xNN, never sent to the terminal (and the columns still align).
+TEST(StatusTable, ControlCharactersArePrintedEscaped) {
+  EXPECT_EQ(printable("ok-\x1b[31m\x07\x7f\tend"), "ok-\\x1b[31m\\x07\\x7f\\x09end");
+  EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 kept
+  UnitBuilder a("archiver@c\x1b]0;owned\x07h1.service", "archiver");
+  a.main(101, 5000, 4_MiB, "bash", 1'800'000'000 - 5400).limits(2_GiB, 1610612736, 2040109465);
+  std::string table = status_table(status_json(snapshot_at(1'800'000'000, {a}), "0.1.0"), true);
+  auto rows = lines(table);
+  ASSERT_GE(rows.size(), 2u);
+  EXPECT_THAT(rows[1], HasSubstr("archiver@c\\x1b]0;owned\\x07h1.service"));
+  EXPECT_EQ(rows[1].find('\x07'), std::string::npos);
+  // The only ESC bytes left are the table's own colour codes around the row.
+  EXPECT_EQ(rows[1].find('\x1b', 1), rows[1].rfind("\x1b[0m")) << rows[1];
+}
+
 TEST(StatusTable, NoUnitsSaysSo) {
   Snapshot s = snapshot_at(1'800'000'000, {});
   s.cgroup_layout = "v1";
