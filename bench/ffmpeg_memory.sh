@@ -17,7 +17,7 @@ set -euo pipefail
 BUILD=${1:?usage: ffmpeg_memory.sh BUILD [SECONDS]}
 RUN=${2:-600}
 CG=/sys/fs/cgroup
-PREFIX=mobasher-ffbench-$$
+PREFIX=mobasher-ffbench-$$.slice
 SLICE=$PREFIX/system.slice/system-archiver.slice
 OUT=${OUT:-/tmp/mobasher-ffbench-$$}
 WORK=$(mktemp -d /tmp/mobasher-ffwork-XXXXXX)

@@ -60,7 +60,7 @@ CG=/sys/fs/cgroup
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/mobasher-bench-work.XXXXXX)
-PREFIX=mobasher-bench-$$
+PREFIX=mobasher-bench-$$.slice
 SLICE=$PREFIX/system.slice/system-archiver.slice
 UNITS=(b1 b2 b3 b4 b5 b6)
 CLK_TCK=$(getconf CLK_TCK)

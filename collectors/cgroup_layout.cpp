@@ -1,5 +1,6 @@
 #include "collectors/cgroup_layout.hpp"
 
+#include <sstream>
 #include <system_error>
 
 namespace mobasher {
@@ -48,6 +49,26 @@ CgroupHierarchies detect_cgroup_layout(const std::filesystem::path& root) {
     h.membership = root / "memory";
   if (v1_memory) h.memory = root / "memory";
   return h;
+}
+
+std::string own_systemd_root(const std::string& self_cgroup, CgroupLayout layout) {
+  // "ID:CONTROLLERS:PATH" per hierarchy; v2's is "0::PATH".
+  std::string want = layout == CgroupLayout::v2 ? "0::" : ":name=systemd:";
+  std::istringstream in(self_cgroup);
+  for (std::string line; std::getline(in, line);) {
+    auto at = line.find(want);
+    if (at == std::string::npos || (layout == CgroupLayout::v2 && at != 0)) continue;
+    std::string path = line.substr(at + want.size()), root;
+    for (size_t i = 1; i < path.size();) {
+      size_t end = std::min(path.find('/', i), path.size());
+      std::string_view part(path.data() + i, end - i);
+      if (part.size() >= 6 && part.substr(part.size() - 6) == ".slice") return root;
+      root.append("/").append(part);
+      i = end + 1;
+    }
+    return "";  // no slice on the way: not a systemd's unit
+  }
+  return "";
 }
 
 }  // namespace mobasher

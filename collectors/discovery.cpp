@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 namespace mobasher {
@@ -45,8 +46,23 @@ std::string channel_of(const std::string& unit) {
   return unit.substr(at + 1, dot - at - 1);
 }
 
-Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patterns, int max_depth)
-    : root_(std::move(root)), patterns_(std::move(patterns)), max_depth_(max_depth) {}
+// Units first that belong to the agent's own systemd (under own_root), then the shallowest, then
+// by path: when one name is found twice, the scanner keeps the first (duplicate_unit).
+static bool unit_order(const UnitCgroup& a, const UnitCgroup& b, const std::string& own_root) {
+  auto key = [&](const UnitCgroup& u) {
+    bool own = own_root.empty() || u.rel.compare(0, own_root.size() + 1, own_root + "/") == 0;
+    return std::tuple<bool, std::ptrdiff_t, const std::string&>(
+        !own, std::count(u.rel.begin(), u.rel.end(), '/'), u.rel);
+  };
+  return key(a) < key(b);
+}
+
+Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patterns, int max_depth,
+                     std::string own_root)
+    : root_(std::move(root)),
+      patterns_(std::move(patterns)),
+      max_depth_(max_depth),
+      own_root_(std::move(own_root)) {}
 
 void Discovery::list_units(DIR* dir, const std::string& rel, std::vector<UnitCgroup>& out) const {
   ::rewinddir(dir);
@@ -89,10 +105,14 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
   for (const auto& name : children) {
     bool matched = match(name, rel, out);
     holds_units = holds_units || matched;
-    // Units hold processes, not slices: only descend into what can contain units.
-    if (!matched && depth < max_depth_ && !ends_with(name, ".service") &&
-        !ends_with(name, ".scope"))
-      walk(dir / name, rel + "/" + name, depth + 1, out);
+    // Units live in slices: descend only into those, and along the path to the agent's own
+    // systemd's slices. Never into a service, a scope or anything else (a container's payload
+    // holds another systemd's units of the same names).
+    std::string child = rel + "/" + name;
+    bool on_own_path = own_root_.compare(0, child.size(), child) == 0 &&
+                       (own_root_.size() == child.size() || own_root_[child.size()] == '/');
+    if (!matched && depth < max_depth_ && (ends_with(name, ".slice") || on_own_path))
+      walk(dir / name, child, depth + 1, out);
   }
   // Only the directory that holds units is re-listed between searches, not its ancestors.
   if (holds_units) slices_.try_emplace(rel, nullptr, ::closedir);
@@ -102,7 +122,7 @@ std::vector<UnitCgroup> Discovery::search() {
   slices_.clear();
   std::vector<UnitCgroup> out;
   walk(root_, "", 0, out);
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
+  std::sort(out.begin(), out.end(), [&](auto& a, auto& b) { return unit_order(a, b, own_root_); });
   return out;
 }
 
@@ -115,7 +135,7 @@ std::vector<UnitCgroup> Discovery::refresh() {
     else
       ++it;
   }
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
+  std::sort(out.begin(), out.end(), [&](auto& a, auto& b) { return unit_order(a, b, own_root_); });
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Which unit cgroups exist: a bounded search of the membership hierarchy for unit names that
-// match a group's glob, and a cheap refresh that re-lists only the slices where units were found
+// match a group's glob, through slices only (a container's payload, a service's sub-cgroups are
+// never entered), and a cheap refresh that re-lists only the slices where units were found
 // (their directories kept open: rewound and read again, no path walk, no opendir buffer).
 #pragma once
 
@@ -28,8 +29,9 @@ std::string channel_of(const std::string& unit);
 
 class Discovery {
  public:
+  // own_root: own_systemd_root() of the agent (the path to its systemd's slices, "" on a host).
   Discovery(std::filesystem::path hierarchy_root, std::vector<UnitPattern> patterns,
-            int max_depth = 8);
+            int max_depth = 8, std::string own_root = "");
 
   std::vector<UnitCgroup> search();   // full bounded walk; remembers the slices it found
   std::vector<UnitCgroup> refresh();  // re-lists the remembered slices only
@@ -48,6 +50,7 @@ class Discovery {
   std::filesystem::path root_;
   std::vector<UnitPattern> patterns_;
   int max_depth_;
+  std::string own_root_;
   std::map<std::string, Dir> slices_;  // rel -> its directory, opened at the first refresh
   uint64_t visited_ = 0;
 };

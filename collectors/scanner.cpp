@@ -32,7 +32,11 @@ Scanner::Scanner(ScannerOptions opts, const Config& config)
       groups_(config.groups),
       pss_(config.pss),
       discovery_interval_(config.discovery_interval),
-      discovery_(hier_.membership, unit_patterns(config)),
+      discovery_(
+          hier_.membership, unit_patterns(config), 8,
+          own_systemd_root(
+              read_small_file(opts_.proc_root / "self" / "cgroup", Records::many).value_or(""),
+              hier_.layout)),
       proc_(opts_.proc_root),
       node_(opts_.proc_root) {
   auto mg = match_groups(config);

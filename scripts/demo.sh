@@ -178,7 +178,7 @@ start_cgroup_units() {
   mkdir -p "$WORK/state"
   for c in "${CHANNELS[@]:0:4}"; do  # four bare channels: the archivers
     read -r name lim init grow <<<"$c"
-    rel=mobasher-demo-$$/system.slice/system-${name%%@*}.slice/$name
+    rel=mobasher-demo-$$.slice/system.slice/system-${name%%@*}.slice/$name
     procs=()
     for h in "${hierarchies[@]}"; do
       p=$h

@@ -57,7 +57,7 @@ for h in memory systemd; do
 done
 
 WORK=$(mktemp -d /tmp/mobasher-it-alert.XXXXXX)
-PREFIX=mobasher-it-alert-$$
+PREFIX=mobasher-it-alert-$$.slice
 CH="al$$"  # unique: units left on this host by other runs never match our checks
 UNIT="archiver@$CH.service"
 SLICE_REL="$PREFIX/system.slice/system-archiver.slice"

@@ -30,7 +30,7 @@ for h in memory systemd; do
 done
 
 WORK=$(mktemp -d /tmp/mobasher-it-cli.XXXXXX)
-PREFIX=mobasher-it-cli-$$
+PREFIX=mobasher-it-cli-$$.slice
 UNIT="archiver@cli$$.service"
 SLICE_REL="$PREFIX/system.slice/system-archiver.slice"
 LEAKER_PID=""

@@ -69,7 +69,7 @@ for h in memory systemd; do
 done
 
 WORK=$(mktemp -d /tmp/mobasher-it-hist.XXXXXX)
-PREFIX=mobasher-it-hist-$$
+PREFIX=mobasher-it-hist-$$.slice
 SLICE_REL="$PREFIX/system.slice/system-archiver.slice"
 UNITS=()                 # every unit this run made (cgroups to remove)
 declare -A WRAPPER_PID=() # unit -> its main process

@@ -32,7 +32,7 @@ for h in memory systemd; do
   [[ -w $CG/$h/cgroup.procs ]] || die "$CG/$h is not a writable cgroup v1 hierarchy (need the hybrid/v1 layout)"
 done
 
-PREFIX=mobasher-it-$$
+PREFIX=mobasher-it-$$.slice
 WORK=$(mktemp -d /tmp/mobasher-it-cg.XXXXXX)
 AGENT_PID=""
 PROM_PID=""

@@ -37,7 +37,7 @@ for h in memory systemd; do
 done
 
 WORK=$(mktemp -d /tmp/mobasher-it-page.XXXXXX)
-PREFIX=mobasher-it-page-$$
+PREFIX=mobasher-it-page-$$.slice
 # unit -> its slice, and the leaker arguments of its main process
 declare -A UNIT_SLICE=(
   ["archiver@pg1x$$.service"]=system-archiver.slice

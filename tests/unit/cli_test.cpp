@@ -197,7 +197,7 @@ TEST(AgentBinary, OnceOnAFixtureTree) {
   fx.boot_time(1'700'000'000).meminfo(16_GiB, 9_GiB, 0, 0).vmstat_oom_kill(0);
   fx.proc(101).comm("bash").ppid(1).status(4_MiB, 0, 0, 0);
   fx.proc(102).comm("ffmpeg").ppid(101).status(1020_MiB, 0, 0, 0);
-  fx.cgroup_v1("sdprobe-1/system.slice/system-archiver.slice/archiver@ch1.service")
+  fx.cgroup_v1("system.slice/system-archiver.slice/archiver@ch1.service")
       .procs({101, 102})
       .usage(1_GiB)
       .limit(2_GiB);

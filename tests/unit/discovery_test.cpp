@@ -10,10 +10,16 @@ namespace {
 
 using namespace fixtures;
 
-const std::string kSlice = "sdprobe-1/system.slice/system-archiver.slice";
+const std::string kSlice = "system.slice/system-archiver.slice";
 
 std::vector<UnitPattern> default_patterns() {
   return {{"archiver", "archiver@*.service"}, {"recorder", "recorder@*.service"}};
+}
+
+std::vector<std::string> rels(const std::vector<UnitCgroup>& units) {
+  std::vector<std::string> out;
+  for (const auto& u : units) out.push_back(u.rel);
+  return out;
 }
 
 std::vector<std::string> names(const std::vector<UnitCgroup>& units) {
@@ -51,9 +57,9 @@ TEST(Discovery, FindsUnitsOfEveryGroupV2) {
   FixtureTree fx;
   fx.cgroup_v2(kSlice + "/archiver@ch2.service").procs({201});
   fx.cgroup_v2(kSlice + "/archiver@ch1.service").procs({101});
-  fx.cgroup_v2("sdprobe-1/system.slice/system-recorder.slice/recorder@ch1.service").procs({301});
-  fx.cgroup_v2("sdprobe-1/system.slice/cron.service").procs({5});
-  fx.mkdir("cgroup/sdprobe-1/user.slice/user-0.slice/session-1.scope");
+  fx.cgroup_v2("system.slice/system-recorder.slice/recorder@ch1.service").procs({301});
+  fx.cgroup_v2("system.slice/cron.service").procs({5});
+  fx.mkdir("cgroup/user.slice/user-0.slice/session-1.scope");
   auto h = detect_cgroup_layout(fx.cgroup_root());
   Discovery d(h.membership, default_patterns());
   auto units = d.search();
@@ -62,7 +68,7 @@ TEST(Discovery, FindsUnitsOfEveryGroupV2) {
   ASSERT_EQ(units.size(), 3u);
   EXPECT_EQ(units[2].group, "recorder");
   EXPECT_EQ(units[2].channel, "ch1");
-  EXPECT_EQ(units[2].rel, "/sdprobe-1/system.slice/system-recorder.slice/recorder@ch1.service");
+  EXPECT_EQ(units[2].rel, "/system.slice/system-recorder.slice/recorder@ch1.service");
 }
 
 TEST(Discovery, RefreshSeesNewAndDropsRemovedUnitsOfKnownSlices) {
@@ -110,10 +116,10 @@ TEST(Discovery, SliceRemovedAndMadeAgainIsListedAnew) {
 TEST(Discovery, RefreshListsOnlyTheSlicesThatHoldUnits) {
   FixtureTree fx;
   fx.cgroup_v1(kSlice + "/archiver@ch1.service").procs({101});
-  fx.cgroup_v1("sdprobe-1/system.slice/system-recorder.slice/recorder@ch1.service").procs({201});
+  fx.cgroup_v1("system.slice/system-recorder.slice/recorder@ch1.service").procs({201});
   Discovery d(detect_cgroup_layout(fx.cgroup_root()).membership, default_patterns());
   ASSERT_EQ(d.search().size(), 2u);
-  // Two slices hold units; their ancestors (the root, sdprobe-1, system.slice) do not.
+  // Two slices hold units; their ancestors (the root, system.slice) do not.
   EXPECT_EQ(d.known_slices(), 2u);
 }
 
@@ -122,7 +128,7 @@ TEST(Discovery, RefreshDoesNotFindUnitsInNewSlices) {
   fx.cgroup_v2(kSlice + "/archiver@ch1.service").procs({101});
   Discovery d(fx.cgroup_root(), default_patterns());
   ASSERT_EQ(d.search().size(), 1u);
-  fx.cgroup_v2("sdprobe-2/system.slice/system-archiver.slice/archiver@ch9.service").procs({9});
+  fx.cgroup_v2("machine.slice/system-archiver.slice/archiver@ch9.service").procs({9});
   EXPECT_EQ(names(d.refresh()), (std::vector<std::string>{"archiver@ch1.service"}));
   EXPECT_EQ(d.search().size(), 2u);  // the next full search does
 }
@@ -144,10 +150,62 @@ TEST(Discovery, DoesNotDescendIntoServicesOrScopes) {
   fx.cgroup_v2(kSlice + "/archiver@ch1.service").procs({101});
   // Sub-cgroups of services are not units, even when their names look like one.
   fx.mkdir("cgroup/" + kSlice + "/archiver@ch1.service/recorder@inner.service");
-  fx.mkdir("cgroup/sdprobe-1/system.slice/docker.service/archiver@ghost.service");
-  fx.mkdir("cgroup/sdprobe-1/init.scope/archiver@ghost2.service");
+  fx.mkdir("cgroup/system.slice/docker.service/archiver@ghost.service");
+  fx.mkdir("cgroup/init.scope/archiver@ghost2.service");
   Discovery d(fx.cgroup_root(), default_patterns());
   EXPECT_EQ(names(d.search()), (std::vector<std::string>{"archiver@ch1.service"}));
+}
+
+// Issue 15: the search entered any directory, so a container's payload
+// (lxc.payload.c1/system.slice/...) gave a second archiver@ch1.service, and whichever sorted
+// first won. Only slices are entered now.
+TEST(Discovery, NeverEntersAContainersPayload) {
+  FixtureTree fx;
+  fx.cgroup_v2("system.slice/system-archiver.slice/archiver@ch1.service").procs({101});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service").procs({9});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service").procs({8});
+  fx.cgroup_v2("kubepods/pod1/archiver@ch7.service").procs({7});
+  Discovery d(fx.cgroup_root(), default_patterns());
+  auto units = d.search();
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].rel, "/system.slice/system-archiver.slice/archiver@ch1.service");
+}
+
+// An agent in that container without a cgroup namespace sees the host's tree: its own systemd's
+// slices (below own_systemd_root) are searched, and its own units come first, so the scanner
+// keeps them over the host's units of the same names.
+TEST(Discovery, InAContainerItsOwnSystemdsUnitsComeFirst) {
+  FixtureTree fx;
+  fx.cgroup_v2("system.slice/system-archiver.slice/archiver@ch1.service").procs({101});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service").procs({9});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service").procs({8});
+  fx.cgroup_v2("lxc.payload.c2/system.slice/system-archiver.slice/archiver@ch5.service").procs({5});
+  Discovery d(fx.cgroup_root(), default_patterns(), 8, "/lxc.payload.c1");
+  auto units = d.search();
+  ASSERT_EQ(units.size(), 3u);
+  EXPECT_EQ(units[0].rel,
+            "/lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service");
+  EXPECT_EQ(units[1].rel,
+            "/lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service");
+  EXPECT_EQ(units[2].rel, "/system.slice/system-archiver.slice/archiver@ch1.service");
+  EXPECT_EQ(rels(d.refresh()), rels(units));  // the same order between searches
+}
+
+TEST(OwnSystemdRoot, ThePathBeforeTheFirstSlice) {
+  const std::string v1 =
+      "12:memory:/lxc.payload.c1/system.slice/mobasher-agent.service\n"
+      "1:name=systemd:/lxc.payload.c1/system.slice/mobasher-agent.service\n"
+      "0::/lxc.payload.c1/system.slice/mobasher-agent.service\n";
+  EXPECT_EQ(own_systemd_root(v1, CgroupLayout::v1), "/lxc.payload.c1");
+  EXPECT_EQ(own_systemd_root(v1, CgroupLayout::hybrid), "/lxc.payload.c1");
+  EXPECT_EQ(own_systemd_root("0::/a/b.c/system.slice/x.service\n", CgroupLayout::v2), "/a/b.c");
+  EXPECT_EQ(own_systemd_root("0::/system.slice/mobasher-agent.service\n", CgroupLayout::v2), "");
+  EXPECT_EQ(own_systemd_root("1:name=systemd:/user.slice/user-0.slice/x.scope\n", CgroupLayout::v1),
+            "");
+  EXPECT_EQ(own_systemd_root("0::/\n", CgroupLayout::v2), "");            // CI: no systemd
+  EXPECT_EQ(own_systemd_root("0::/docker/abc\n", CgroupLayout::v2), "");  // no slice: no systemd
+  EXPECT_EQ(own_systemd_root("", CgroupLayout::v2), "");
+  EXPECT_EQ(own_systemd_root("12:memory:/lxc.payload.c1/system.slice/x\n", CgroupLayout::v1), "");
 }
 
 TEST(Discovery, SearchDepthIsBounded) {

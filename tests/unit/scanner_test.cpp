@@ -13,8 +13,8 @@ namespace {
 using namespace fixtures;
 using namespace std::chrono_literals;
 
-const std::string kArchivers = "sdprobe-1/system.slice/system-archiver.slice";
-const std::string kRecorders = "sdprobe-1/system.slice/system-recorder.slice";
+const std::string kArchivers = "system.slice/system-archiver.slice";
+const std::string kRecorders = "system.slice/system-recorder.slice";
 constexpr uint64_t kBootTime = 1'700'000'000;
 
 const UnitSample* find_unit(const Snapshot& s, const std::string& unit) {
@@ -78,7 +78,7 @@ class ScannerTest : public ::testing::TestWithParam<CgroupFixture::Kind> {
     unit(kArchivers + "/archiver@ch3.service").procs({301, 302}).usage(750_MiB).limit(1_GiB);
     unit(kRecorders + "/recorder@ch2.service").procs({201}).usage(520_MiB).no_limit();
     // Not a unit of any group.
-    unit("sdprobe-1/system.slice/cron.service").procs({1});
+    unit("system.slice/cron.service").procs({1});
   }
 
   Scanner make_scanner(const Config& c = default_config()) {
@@ -244,7 +244,7 @@ TEST(Scanner, RefreshBetweenSearchesAndFullSearchAfterTheInterval) {
   // A new unit in the known slice is seen by the next (cheap) scan; one in a new slice is not,
   // until the next full search, discovery_interval (30 s) later.
   fx.cgroup_v1(kArchivers + "/archiver@ch2.service").procs({102});
-  fx.cgroup_v1("sdprobe-1/system.slice/system-recorder.slice/recorder@ch3.service").procs({103});
+  fx.cgroup_v1("system.slice/system-recorder.slice/recorder@ch3.service").procs({103});
   ch1.remove();
   Snapshot s = scanner.scan(t0 + 5s, m0 + 5s);
   ASSERT_EQ(s.units.size(), 1u);
