@@ -156,14 +156,20 @@ TEST(Discovery, DoesNotDescendIntoServicesOrScopes) {
   EXPECT_EQ(names(d.search()), (std::vector<std::string>{"archiver@ch1.service"}));
 }
 
+// The host's archiver@ch1, and an LXC container's archiver@ch1 and archiver@ch9 (no cgroup
+// namespace: its systemd's tree sits under /lxc.payload.c1 in the host's hierarchy).
+void host_and_container(FixtureTree& fx) {
+  fx.cgroup_v2("system.slice/system-archiver.slice/archiver@ch1.service").procs({101});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service").procs({9});
+  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service").procs({8});
+}
+
 // Issue 15: the search entered any directory, so a container's payload
 // (lxc.payload.c1/system.slice/...) gave a second archiver@ch1.service, and whichever sorted
 // first won. Only slices are entered now.
 TEST(Discovery, NeverEntersAContainersPayload) {
   FixtureTree fx;
-  fx.cgroup_v2("system.slice/system-archiver.slice/archiver@ch1.service").procs({101});
-  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service").procs({9});
-  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service").procs({8});
+  host_and_container(fx);
   fx.cgroup_v2("kubepods/pod1/archiver@ch7.service").procs({7});
   Discovery d(fx.cgroup_root(), default_patterns());
   auto units = d.search();
@@ -176,9 +182,7 @@ TEST(Discovery, NeverEntersAContainersPayload) {
 // keeps them over the host's units of the same names.
 TEST(Discovery, InAContainerItsOwnSystemdsUnitsComeFirst) {
   FixtureTree fx;
-  fx.cgroup_v2("system.slice/system-archiver.slice/archiver@ch1.service").procs({101});
-  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch1.service").procs({9});
-  fx.cgroup_v2("lxc.payload.c1/system.slice/system-archiver.slice/archiver@ch9.service").procs({8});
+  host_and_container(fx);
   fx.cgroup_v2("lxc.payload.c2/system.slice/system-archiver.slice/archiver@ch5.service").procs({5});
   Discovery d(fx.cgroup_root(), default_patterns(), 8, "/lxc.payload.c1");
   auto units = d.search();
