@@ -894,14 +894,6 @@ part_node() {
 # The agent must have lived through it all and stop cleanly (an ASan build reports leaks then).
 if [[ -n $AGENT_PID ]]; then
   check "agent (pid $AGENT_PID) still alive at the end" alive "$AGENT_PID"
-  t_stop=$EPOCHREALTIME
-  kill -TERM "$AGENT_PID" 2>/dev/null
-  wait_until 10 not_alive "$AGENT_PID" || kill -KILL "$AGENT_PID" 2>/dev/null
-  wait "$AGENT_PID"
-  rc_agent=$?
-  forget_pid "$AGENT_PID"
-  check "agent stopped on SIGTERM with status $rc_agent in $(fsub "$EPOCHREALTIME" "$t_stop") s" test "$rc_agent" = 0
+  stop_agent_checked "$AGENT_PID" "$AGENT_LOG" 10
   AGENT_PID=""
-  check "no sanitizer report in the agent's log" \
-    test "$(grep -c 'AddressSanitizer\|LeakSanitizer\|runtime error' "$AGENT_LOG")" = 0
 fi

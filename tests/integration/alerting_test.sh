@@ -189,7 +189,7 @@ start_unit_agent() {
   wait_until 20 unit_seen || die "agent ($name) never exported $UNIT: $(tail -n 5 "$AGENT_LOG" | tr '\n' ' ')"
   log "agent ($name) pid=$AGENT_PID at $AURL, log $(basename "$AGENT_LOG")"
 }
-stop_agent() { [[ -n $AGENT_PID ]] && { stop_pid "$AGENT_PID" 5; forget_pid "$AGENT_PID"; AGENT_PID=""; }; }
+stop_agent() { [[ -n $AGENT_PID ]] && { stop_agent_checked "$AGENT_PID" "$AGENT_LOG" 10; AGENT_PID=""; }; }
 
 # metric 'name{labels}': the value from a fresh /metrics, empty when the series is absent.
 metric() {

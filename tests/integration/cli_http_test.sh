@@ -243,9 +243,10 @@ grep '^mobasher_unit_up{' "$WORK/metrics2.txt" | grep -qF "unit=\"$UNIT\"" && nu
 cp "$WORK/good.json.bak" "$WORK/good.json"
 
 # --- SIGTERM: exit 0 within 1 s -------------------------------------------------------------------
-# sigterm_within_1s LABEL: SIGTERM the agent; it must exit 0 within 1 s.
+# sigterm_within_1s LABEL LOG: SIGTERM the agent; it must exit 0 within 1 s, with no sanitizer
+# report in LOG.
 sigterm_within_1s() {
-  local t0 t1 rc ms
+  local t0 t1 rc ms report
   t0=$(date +%s%N)
   kill -TERM "$AGENT_PID"
   wait_until 3 not_alive "$AGENT_PID"
@@ -253,10 +254,11 @@ sigterm_within_1s() {
   wait "$AGENT_PID"; rc=$?
   forget_pid "$AGENT_PID"
   ms=$(((t1 - t0) / 1000000))
-  [[ $rc -eq 0 && $ms -le 1000 ]] && pass "$1: exit code $rc after ${ms} ms (limit 1000 ms)" ||
-    fail "$1: exit code $rc after ${ms} ms (want 0 within 1000 ms)"
+  report=$(grep -m 2 -E "$SANITIZER_REPORT" "$2" | cut -c1-200 | tr '\n' ' ')
+  [[ $rc -eq 0 && $ms -le 1000 && -z $report ]] && pass "$1: exit code $rc after ${ms} ms (limit 1000 ms), no sanitizer report" ||
+    fail "$1: exit code $rc after ${ms} ms (want 0 within 1000 ms)${report:+; sanitizer report: $report}"
 }
-sigterm_within_1s SIGTERM
+sigterm_within_1s SIGTERM "$WORK/agent.log"
 
 # --- a machine with no matching units: node metrics only ------------------------------------------
 start_agent "$WORK/agent-empty.log" --config "$WORK/good.json" --state-dir "$WORK/state" \
@@ -278,7 +280,7 @@ code=$(http_code "$URL/healthz")
 [[ $code == 200 ]] && pass "no units: healthz $code" || fail "no units: healthz $code (want 200)"
 lint=$(promtool check metrics <"$WORK/metrics-empty.txt" 2>&1); lrc=$?
 [[ $lrc -eq 0 && -z $lint ]] && pass "no units: promtool clean" || fail "no units: promtool rc=$lrc: $lint"
-sigterm_within_1s "SIGTERM (no units)"
+sigterm_within_1s "SIGTERM (no units)" "$WORK/agent-empty.log"
 
 # --- an https receiver loads the TLS module (and OpenSSL) at start ---------------------------------
 cat >"$WORK/https.json" <<EOF
@@ -293,4 +295,4 @@ module=$(grep -m1 -o '/[^ ]*mobasher-webhook-tls.so' "/proc/$AGENT_PID/maps")
 ssl_maps=$(grep -c 'libssl' "/proc/$AGENT_PID/maps")
 [[ -n $module && $ssl_maps -gt 0 ]] && pass "https receiver: $module and libssl mapped" ||
   fail "https receiver: module '${module:-not mapped}', $ssl_maps libssl mappings (want both)"
-sigterm_within_1s "SIGTERM (https receiver)"
+sigterm_within_1s "SIGTERM (https receiver)" "$WORK/agent-https.log"

@@ -203,7 +203,7 @@ start_unit_agent() {
   wait_until 10 unit_up "$u" || die "agent ($name) never exported $u up: $(tail -n 5 "$AGENT_LOG" | tr '\n' ' ')"
   log "agent ($name) pid=$AGENT_PID at $AURL"
 }
-stop_agent() { [[ -n $AGENT_PID ]] && { stop_pid "$AGENT_PID" 5; forget_pid "$AGENT_PID"; AGENT_PID=""; }; }
+stop_agent() { [[ -n $AGENT_PID ]] && { stop_agent_checked "$AGENT_PID" "$AGENT_LOG" 10; AGENT_PID=""; }; }
 kill9_agent() {
   kill -KILL "$AGENT_PID"
   wait "$AGENT_PID" 2>/dev/null

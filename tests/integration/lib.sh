@@ -88,6 +88,36 @@ stop_pid() {
   return 0
 }
 
+# What a sanitizer (ASan, LSan, UBSan, TSan) writes into the agent's log.
+SANITIZER_REPORT='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error: |UndefinedBehaviorSanitizer'
+
+# stop_agent_checked PID LOG [TIMEOUT_S]: SIGTERM the agent, wait (bounded, then SIGKILL), and one
+# check: it exited 0 within TIMEOUT_S (default 10) and LOG holds no sanitizer report. Every test
+# that stops the agent stops it through this (issue 15). Returns the check's status.
+stop_agent_checked() {
+  local pid=$1 logf=$2 t=${3:-10} rc report t0=$EPOCHREALTIME
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  if ! wait_until "$t" not_alive "$pid"; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    forget_pid "$pid"
+    fail "agent (pid $pid) still running ${t} s after SIGTERM: killed"
+    return 1
+  fi
+  wait "$pid" 2>/dev/null
+  rc=$?
+  forget_pid "$pid"
+  report=$(grep -m 2 -E "$SANITIZER_REPORT" "$logf" 2>/dev/null | cut -c1-200 | tr '\n' ' ')
+  local took; took=$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
+  if [[ $rc -eq 0 && -z $report ]]; then
+    pass "agent (pid $pid) stopped on SIGTERM in $took s: exit 0, no sanitizer report in $(basename "$logf")"
+    return 0
+  fi
+  fail "agent (pid $pid) on SIGTERM: exit status $rc after $took s${report:+; sanitizer report: $report}"
+  return 1
+}
+
 # A process is alive and not a zombie.
 alive() {
   [[ -r /proc/$1/stat ]] || return 1

@@ -68,7 +68,7 @@ cleanup() {
   log "cleanup"
   for pid in "${CHAOS_PIDS[@]}"; do stop_pid "$pid" 3; done
   [[ -n $PROM_PID ]] && stop_pid "$PROM_PID" 10
-  [[ -n $AGENT_PID ]] && stop_pid "$AGENT_PID" 5
+  [[ -n $AGENT_PID ]] && stop_agent_checked "$AGENT_PID" "$WORK/agent.log" 10
   # Children first, so each wrapper reaps them (PID 1 here does not reap orphans), then wrappers.
   for u in "${UNITS[@]}"; do
     for pid in $(unit_pids "$u"); do

@@ -278,3 +278,5 @@ size=$(stat -c %s "$SHOT" 2>/dev/null || echo 0)
   fail "screenshot: rc=$rc, $SHOT is $size bytes (want > 10 kB): $(tail -n 3 "$WORK/chromium-shot.err" | tr '\n' ' ')"
 
 alive "$AGENT_PID" && pass "agent still running after the browser's requests" || fail "agent died"
+stop_agent_checked "$AGENT_PID" "$WORK/agent.log" 10
+AGENT_PID=""
