@@ -66,7 +66,7 @@ bg_build() {
   configure build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1" \
     -DMOBASHER_SANITIZE=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF
   # shellcheck disable=SC2086
-  cmake --build build-asan -j"$jobs" --target mobasher-unit-tests $agents
+  cmake --build build-asan -j"$jobs" --target mobasher-unit-tests mobasher-fuzz-replays $agents
   echo "=== ASan + UBSan build took $((SECONDS - t0))s (in the background) ==="
   t0=$SECONDS
   cmake --build build -j"$jobs" --target mobasher-benchmarks

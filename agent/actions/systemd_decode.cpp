@@ -49,7 +49,9 @@ int read_value(sd_bus_message* m, PropertyValue& out) {
 }  // namespace
 
 void apply_properties(const PropertyList& values, UnitProperties& p) {
-  for (const auto& [name, v] : values) {
+  for (const auto& property : values) {
+    const auto& name = property.first;  // not a structured binding: clang 14 (the fuzz build)
+    const auto& v = property.second;    // cannot capture one in the lambda below
     auto field = [&](std::string_view known, auto& out) {
       if (name == known) take(v, out);
     };

@@ -223,7 +223,10 @@ void AlertEvaluator::evaluate_vanished(const Snapshot& snap,
                                        const std::set<std::string_view>& present, double now,
                                        std::vector<Notification>& out) {
   for (auto mit = units_.begin(); mit != units_.end();) {
-    const auto& [unit, m] = *mit;
+    // Named references, not a structured binding: the lambdas below capture them (clang 14,
+    // which builds the fuzzers, cannot capture a structured binding).
+    const std::string& unit = mit->first;
+    const auto& m = mit->second;
     if (present.count(unit)) {
       ++mit;
       continue;

@@ -56,6 +56,8 @@ void poke(const mg_server_port& port) {
   if (fd >= 0) ::close(fd);
 }
 
+}  // namespace
+
 // Splits and decodes a query string ("a=1&b=x%20y"); a key without '=' has an empty value.
 QueryParams parse_query(std::string_view q) {
   QueryParams out;
@@ -77,8 +79,6 @@ QueryParams parse_query(std::string_view q) {
   }
   return out;
 }
-
-}  // namespace
 
 HttpServer::HttpServer(const std::string& listen, const Publication& pub, HistoryHandler history,
                        int threads)

@@ -53,6 +53,8 @@ struct Published {
 };
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in order
+// Splits and decodes a query string ("a=1&b=x%20y"); a key without '=' has an empty value.
+QueryParams parse_query(std::string_view query);
 struct HttpReply {
   int code = 200;
   std::string type = "application/json", body;
