@@ -14,8 +14,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=(config proc_files cgroup_files text_values records)
 BUILD=${BUILD:-build-fuzz}
 OUT=${OUT:-/tmp/mobasher-fuzz}
-scripts/install-deps.sh --test
-command -v clang++ >/dev/null || { echo "fuzz: clang++ missing (apt-get install clang libclang-rt-dev)" >&2; exit 1; }
+scripts/install-deps.sh --fuzz
 t0=$SECONDS
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DMOBASHER_FUZZ=ON -DMOBASHER_TESTS=ON -DMOBASHER_BENCH=OFF >/dev/null

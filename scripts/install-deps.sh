@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh          build + run the agent
 #   scripts/install-deps.sh --demo   also what scripts/demo.sh runs (ffmpeg, a private systemd)
 #   scripts/install-deps.sh --test   also the test suite's real peers and the benchmarks' tools
+#   scripts/install-deps.sh --fuzz   --test and clang with its libFuzzer runtime (scripts/fuzz.sh)
 set -euo pipefail
 
 BUILD=(g++ cmake make pkg-config ca-certificates
@@ -13,13 +14,15 @@ TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format univer
   prometheus-process-exporter wrk python3 chromium time
   systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file nodejs)
 DEMO=(ffmpeg curl util-linux systemd dbus-daemon dbus-bin)
+FUZZ=(clang libclang-rt-dev)
 
 want=("${BUILD[@]}")
 case "${1:-}" in
   --demo) want+=("${DEMO[@]}") ;;
   --test) want+=("${DEMO[@]}" "${TEST[@]}") ;;
+  --fuzz) want+=("${DEMO[@]}" "${TEST[@]}" "${FUZZ[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--demo|--test]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--demo|--test|--fuzz]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -28,7 +31,7 @@ for p in "${want[@]}"; do
 done
 # npm: Debian's own package beside Debian's nodejs; a nodejs from NodeSource already ships npm (and
 # conflicts with Debian's), so the package is wanted only while the command is missing.
-[[ ${1:-} == --test ]] && ! command -v npm >/dev/null && missing+=(npm)
+[[ ${1:-} == --test || ${1:-} == --fuzz ]] && ! command -v npm >/dev/null && missing+=(npm)
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
   exit 0
