@@ -157,13 +157,17 @@ void HttpServer::serve_history(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
   HttpReply r;
   try {
-    r = history_(parse_query(info->query_string ? info->query_string : ""));
+    r = history_(parse_query(info->query_string ? info->query_string : ""),
+                 std::strcmp(info->request_method, "HEAD") == 0);
   } catch (const std::exception& e) {
-    r = {500, "text/plain; charset=utf-8", std::string("history: ") + e.what() + "\n"};
+    r = {500, "text/plain; charset=utf-8", std::string("history: ") + e.what() + "\n", ""};
   }
   history_busy_.fetch_sub(1);
-  const char* reason = r.code == 200 ? "OK" : r.code == 400 ? "Bad Request" : "Error";
-  respond(conn, r.code, reason, r.type.c_str(), r.body);
+  const char* reason = r.code == 200   ? "OK"
+                       : r.code == 400 ? "Bad Request"
+                       : r.code == 503 ? "Service Unavailable"
+                                       : "Error";
+  respond(conn, r.code, reason, r.type.c_str(), r.body, r.headers.c_str());
 }
 
 int HttpServer::serve(mg_connection* conn) {

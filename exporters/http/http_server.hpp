@@ -58,8 +58,10 @@ QueryParams parse_query(std::string_view query);
 struct HttpReply {
   int code = 200;
   std::string type = "application/json", body;
+  std::string headers;  // more header lines, each ending in "\r\n" ("Retry-After: 2\r\n")
 };
-using HistoryHandler = std::function<HttpReply(const QueryParams&)>;
+// head: a HEAD request, which gets the same status and no body (so no file needs reading).
+using HistoryHandler = std::function<HttpReply(const QueryParams&, bool head)>;
 
 class Publication {
  public:

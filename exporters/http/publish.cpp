@@ -1,5 +1,8 @@
 #include "exporters/http/publish.hpp"
 
+#include <atomic>
+#include <memory>
+
 #include "exporters/history/history_api.hpp"
 #include "exporters/http/status_json.hpp"
 #include "exporters/http/status_page.hpp"
@@ -36,15 +39,30 @@ std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, con
   return p;
 }
 
-HistoryHandler history_handler(std::filesystem::path dir) {
-  return [dir = std::move(dir)](const QueryParams& q) {
+HistoryHandler history_handler(std::filesystem::path dir,
+                               std::shared_ptr<std::atomic<bool>> heavy_busy) {
+  // A range over more than a day reads many files (BENCHMARKS.md: ~145 ms of CPU per day of 12
+  // units): one such request at a time; a second gets 503 and comes back.
+  return [dir = std::move(dir), heavy_busy](const QueryParams& q, bool head) {
     try {
       auto req = parse_history_query(q, WallClock::now());
+      if (head) return HttpReply{200, "application/json", "", ""};  // checked, nothing read
+      bool heavy = req.until - req.since > kHeavyHistoryRange;
+      if (heavy && heavy_busy->exchange(true))
+        return HttpReply{503, "text/plain; charset=utf-8",
+                         "history: one request over more than 24h at a time; retry\n",
+                         "Retry-After: 2\r\n"};
+      struct Release {
+        std::atomic<bool>* flag;
+        ~Release() {
+          if (flag) flag->store(false);
+        }
+      } release{heavy ? heavy_busy.get() : nullptr};
       return HttpReply{
           200, "application/json",
-          history_api(dir, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+          history_api(dir, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), ""};
     } catch (const HistoryQueryError& e) {
-      return HttpReply{400, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
+      return HttpReply{400, "text/plain; charset=utf-8", std::string(e.what()) + "\n", ""};
     }
   };
 }

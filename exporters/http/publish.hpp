@@ -4,6 +4,8 @@
 
 #include <prometheus/histogram.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -22,6 +24,14 @@ std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, con
                                   std::shared_ptr<ExpositionCache> cache = nullptr);
 
 // GET /api/v1/history over the files in dir (400 with the reason for a bad query).
-HistoryHandler history_handler(std::filesystem::path dir);
+// /api/v1/history over the store in dir: the JSON of history_api(); a HEAD request is checked
+// (400 for a bad query) but reads nothing; a range longer than kHeavyHistoryRange runs one at a
+// time (503 with Retry-After for a second one).
+inline constexpr std::chrono::hours kHeavyHistoryRange{24};
+// heavy_busy: set while a heavy request runs (shared by every copy of the handler; a test can
+// hold it).
+HistoryHandler history_handler(
+    std::filesystem::path dir,
+    std::shared_ptr<std::atomic<bool>> heavy_busy = std::make_shared<std::atomic<bool>>(false));
 
 }  // namespace mobasher
