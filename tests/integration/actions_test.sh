@@ -370,8 +370,12 @@ check_never_two_down() {
 # done, N distinct units) whose intervals [ts - seconds, ts] never overlap, each at an RSS under
 # the 256M limit; the gaps (one's end to the next's start) are printed, and with MIN_GAP MAX_GAP
 # each must lie in [MIN_GAP, MAX_GAP] s. Leaves them in WORK/actions.json, sorted by start.
+history_actions_at_least() { [[ $(hist_count 'select(.type == "action")') -ge $1 ]]; }
 check_history_one_at_a_time() {
   local want=$1 lo=${2:-} hi=${3:-}
+  # The history writer syncs a batch at least every 2 s (docs/history.md): the last action's
+  # record can trail its "restart done" log line and the metrics by that much.
+  wait_until 5 history_actions_at_least "$want"
   hist -s '[.[] | select(.type == "action")] | sort_by(.t - .seconds)' >"$WORK/actions.json"
   local nact overlaps gaps
   nact=$(jq length "$WORK/actions.json")
@@ -636,7 +640,8 @@ part_age() {
     awk -v g="$turns" -v m="$max_age" 'BEGIN { n = split(g, a, " "); if (n < 2) exit 1
       for (i = 1; i <= n; i++) if (a[i] < m / 3 - 3) exit 1 }'
 
-  # As the agent recorded and counted them.
+  # As the agent recorded and counted them (the last record may trail by a history batch, 2 s).
+  wait_until 5 history_actions_at_least "$n"
   hist -s '[.[] | select(.type == "action")] | sort_by(.t - .seconds)' >"$WORK/actions.json"
   local nact causes starts_gap
   nact=$(jq length "$WORK/actions.json")
