@@ -62,7 +62,7 @@ std::string own_systemd_root(const std::string& self_cgroup, CgroupLayout layout
     for (size_t i = 1; i < path.size();) {
       size_t end = std::min(path.find('/', i), path.size());
       std::string_view part(path.data() + i, end - i);
-      if (part.size() >= 6 && part.substr(part.size() - 6) == ".slice") return root;
+      if (part.ends_with(".slice")) return root;
       root.append("/").append(part);
       i = end + 1;
     }

@@ -11,9 +11,9 @@
 namespace mobasher {
 namespace {
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+// path is dir or lies below it ("/a/b" within "/a"; "/ab" is not).
+bool within(std::string_view path, std::string_view dir) {
+  return path.starts_with(dir) && (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
 // Subdirectory names of an open directory, from its current position (DT_UNKNOWN is taken as a
@@ -37,6 +37,17 @@ bool for_each_subdir(const std::filesystem::path& dir, F&& f) {
   return true;
 }
 
+// Units first that belong to the agent's own systemd (under own_root), then the shallowest, then
+// by path: when one name is found twice, the scanner keeps the first (duplicate_unit).
+bool unit_order(const UnitCgroup& a, const UnitCgroup& b, const std::string& own_root) {
+  auto key = [&](const UnitCgroup& u) {
+    bool own = own_root.empty() || within(u.rel, own_root);
+    return std::tuple<bool, std::ptrdiff_t, const std::string&>(
+        !own, std::count(u.rel.begin(), u.rel.end(), '/'), u.rel);
+  };
+  return key(a) < key(b);
+}
+
 }  // namespace
 
 std::string channel_of(const std::string& unit) {
@@ -44,17 +55,6 @@ std::string channel_of(const std::string& unit) {
   auto dot = unit.rfind('.');
   if (at == std::string::npos || dot == std::string::npos || dot <= at) return "";
   return unit.substr(at + 1, dot - at - 1);
-}
-
-// Units first that belong to the agent's own systemd (under own_root), then the shallowest, then
-// by path: when one name is found twice, the scanner keeps the first (duplicate_unit).
-static bool unit_order(const UnitCgroup& a, const UnitCgroup& b, const std::string& own_root) {
-  auto key = [&](const UnitCgroup& u) {
-    bool own = own_root.empty() || u.rel.compare(0, own_root.size() + 1, own_root + "/") == 0;
-    return std::tuple<bool, std::ptrdiff_t, const std::string&>(
-        !own, std::count(u.rel.begin(), u.rel.end(), '/'), u.rel);
-  };
-  return key(a) < key(b);
 }
 
 Discovery::Discovery(std::filesystem::path root, std::vector<UnitPattern> patterns, int max_depth,
@@ -109,9 +109,7 @@ void Discovery::walk(const std::filesystem::path& dir, const std::string& rel, i
     // systemd's slices. Never into a service, a scope or anything else (a container's payload
     // holds another systemd's units of the same names).
     std::string child = rel + "/" + name;
-    bool on_own_path = own_root_.compare(0, child.size(), child) == 0 &&
-                       (own_root_.size() == child.size() || own_root_[child.size()] == '/');
-    if (!matched && depth < max_depth_ && (ends_with(name, ".slice") || on_own_path))
+    if (!matched && depth < max_depth_ && (name.ends_with(".slice") || within(own_root_, child)))
       walk(dir / name, child, depth + 1, out);
   }
   // Only the directory that holds units is re-listed between searches, not its ancestors.

@@ -30,8 +30,9 @@ std::string channel_of(const std::string& unit);
 class Discovery {
  public:
   // own_root: own_systemd_root() of the agent (the path to its systemd's slices, "" on a host).
+  static constexpr int kMaxDepth = 8;
   Discovery(std::filesystem::path hierarchy_root, std::vector<UnitPattern> patterns,
-            int max_depth = 8, std::string own_root = "");
+            int max_depth = kMaxDepth, std::string own_root = "");
 
   std::vector<UnitCgroup> search();   // full bounded walk; remembers the slices it found
   std::vector<UnitCgroup> refresh();  // re-lists the remembered slices only

@@ -130,16 +130,17 @@ std::vector<MatchedTree> ProcScan::trees(const std::vector<Entry>& all) {
   // within such a loop the matched process with the lowest PID is the root.
   auto nested = [&](size_t i) {
     std::vector<size_t> up;  // ancestors, nearest first
+    bool loop_through_i = false;
     for (pid_t p = all[i].ppid; up.size() < 64 && p > 1;) {
       auto it = index.find(p);
-      if (it == index.end() || it->second == i ||
-          std::find(up.begin(), up.end(), it->second) != up.end())
+      if (it == index.end() || std::find(up.begin(), up.end(), it->second) != up.end()) break;
+      if (it->second == i) {
+        loop_through_i = true;
         break;
+      }
       up.push_back(it->second);
       p = all[it->second].ppid;
     }
-    bool loop_through_i =
-        !up.empty() && index.count(all[up.back()].ppid) && index.at(all[up.back()].ppid) == i;
     return std::any_of(up.begin(), up.end(), [&](size_t a) {
       return matched[a] >= 0 && (!loop_through_i || all[a].pid < all[i].pid);
     });

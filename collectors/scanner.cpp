@@ -33,7 +33,7 @@ Scanner::Scanner(ScannerOptions opts, const Config& config)
       pss_(config.pss),
       discovery_interval_(config.discovery_interval),
       discovery_(
-          hier_.membership, unit_patterns(config), 8,
+          hier_.membership, unit_patterns(config), Discovery::kMaxDepth,
           own_systemd_root(
               read_small_file(opts_.proc_root / "self" / "cgroup", Records::many).value_or(""),
               hier_.layout)),
