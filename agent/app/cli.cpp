@@ -31,12 +31,18 @@ Commands:
 
 Flags:
   --config FILE       JSON config (// comments allowed); default: the built-in Mobasher plan
-  --listen HOST:PORT  HTTP address (default 0.0.0.0:9842; `status` asks 127.0.0.1 there)
+  --listen HOST:PORT  HTTP address (default 0.0.0.0:9842; `status` asks 127.0.0.1 there);
+                      also --web.listen-address
+  --web.config.file FILE
+                      TLS and basic auth for every endpoint, in the Prometheus exporter-toolkit
+                      format (tls_server_config, basic_auth_users with bcrypt hashes,
+                      http_server_config.headers); default: plain HTTP, no authentication
   --proc-root DIR     where /proc is (default /proc)
   --cgroup-root DIR   where the cgroup hierarchies are (default /sys/fs/cgroup)
   --state-dir DIR     counters, alert state, webhook outbox, history (default
                       /var/lib/mobasher-agent; `history` reads DIR/history)
-  --log-level LEVEL   trace, debug, info, warn or error (default info)
+  --log-level LEVEL   trace, debug, info, warn or error (default info); also --log.level
+  --log.format FORMAT logfmt (default) or json: one JSON object per line
   --dry-run           decide and log restarts (history, metrics) but never call systemd
   --local             with `status`: scan here instead of asking the running agent
   --format FORMAT     status: table or json (the /api/v1/status JSON); history: table, json (one
@@ -48,6 +54,7 @@ Flags:
   --since WHEN        history: from WHEN (default 1h): a duration ago (30m, 6h, 2d), an RFC 3339
                       time (2026-12-01T10:00:00Z, 2026-12-01T10:00:00.250Z) or now
   --until WHEN        history: up to WHEN (default now)
+  --version           print the version (as the `version` command)
   -h, --help          this text
 
 HTTP: GET /metrics, /healthz, /api/v1/status, /api/v1/history?unit=&since=&until=&step=,
@@ -68,20 +75,30 @@ bool apply_flag(CliOptions& o, const std::string& a, Take&& take, NoValue&& no_v
     o.help = true;
   } else if (a == "--config") {
     o.config = take();
-  } else if (a == "--listen") {
+  } else if (a == "--listen" || a == "--web.listen-address") {
     o.listen = take();
+  } else if (a == "--web.config.file") {
+    o.web_config_file = take();
+    if (o.web_config_file->empty()) throw CliError(a + " needs a FILE");
+  } else if (a == "--log.format") {
+    std::string format = take();
+    auto parsed = parse_enum<LogFormat>(format);
+    if (!parsed)
+      throw CliError("--log.format: \"" + format + "\" is not one of " + enum_choices<LogFormat>());
+    o.log_format = *parsed;
+  } else if (a == "--version") {
+    no_value(), o.version = true;
   } else if (a == "--proc-root") {
     o.proc_root = take();
   } else if (a == "--cgroup-root") {
     o.cgroup_root = take();
   } else if (a == "--state-dir") {
     o.state_dir = take();
-  } else if (a == "--log-level") {
+  } else if (a == "--log-level" || a == "--log.level") {
     o.log_level = take();
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     if (!kLevels.count(o.log_level))
-      throw CliError("--log-level: \"" + o.log_level +
-                     "\" is not one of trace, debug, info, warn, error");
+      throw CliError(a + ": \"" + o.log_level + "\" is not one of trace, debug, info, warn, error");
   } else if (a == "--format") {
     std::string format = take();
     auto parsed = parse_enum<OutputFormat>(format);
@@ -115,8 +132,10 @@ bool apply_flag(CliOptions& o, const std::string& a, Take&& take, NoValue&& no_v
 // Flags that only go with some commands, and what a command needs.
 void check_combinations(CliOptions& o, const std::set<std::string>& given) {
   if (o.command == "check-config" && o.check_file.empty()) {
-    if (!o.config) throw CliError("check-config needs a FILE (or --config FILE)");
-    o.check_file = *o.config;
+    if (o.config)
+      o.check_file = *o.config;
+    else if (!o.web_config_file)  // the web config alone is checked over the built-in plan
+      throw CliError("check-config needs a FILE (or --config FILE, or --web.config.file FILE)");
   }
   if (o.local && o.command != "status") throw CliError("--local only goes with status");
   bool shows = o.command == "status" || o.command == "history";
@@ -169,6 +188,10 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
       throw CliError("unknown command \"" + a + "\"");
     else
       throw CliError("unexpected argument \"" + a + "\"");
+  }
+  if (o.version) {  // --version wins over any command, as exporters do
+    o.command = "version";
+    return o;
   }
   check_combinations(o, given);
   return o;

@@ -19,11 +19,21 @@ constexpr const auto& enum_table(OutputFormat) {
   return kOutputFormats;
 }
 
+// --log.format: logfmt (key=value, the default) or json (one object per line).
+enum class LogFormat { logfmt, json };
+inline constexpr std::array<EnumName<LogFormat>, 2> kLogFormats = {
+    {{LogFormat::logfmt, "logfmt"}, {LogFormat::json, "json"}}};
+constexpr const auto& enum_table(LogFormat) {
+  return kLogFormats;
+}
+
 struct CliOptions {
   std::string command = "run";
   std::optional<std::string> config, listen, proc_root, cgroup_root, state_dir;
+  std::optional<std::string> web_config_file;  // --web.config.file: TLS and basic auth
   std::string log_level = "info";
-  bool dry_run = false, local = false, help = false;
+  LogFormat log_format = LogFormat::logfmt;
+  bool dry_run = false, local = false, help = false, version = false;
   std::string check_file;  // check-config FILE
   // status and history
   OutputFormat format = OutputFormat::table;  // status: table or json; history also csv

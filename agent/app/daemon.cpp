@@ -19,9 +19,10 @@ void warn_if_no_groups(const Config& c) {
 
 }  // namespace
 
-Daemon::Daemon(CliOptions cli, Config config)
+Daemon::Daemon(CliOptions cli, Config config, WebConfig web)
     : cli_(std::move(cli)),
       config_(std::move(config)),
+      web_(std::move(web)),
       timer_(io_),
       signals_(io_, SIGTERM, SIGINT, SIGHUP),
       pipeline_(scanner_options(cli_), config_, host_name()),
@@ -129,9 +130,42 @@ void Daemon::reload() {
   }
 }
 
+std::unique_ptr<HttpServer> Daemon::make_http(const WebConfig& web) {
+  // The directory is fixed for the run (state_dir changes take effect on restart).
+  return std::make_unique<HttpServer>(config_.listen, pub_, history_handler(history_->dir()), web);
+}
+
+// A renewed certificate or a changed password takes effect on SIGHUP: the server is started
+// again with the file as it is now (a few ms without a listener). A file that does not load is
+// refused and the server keeps the previous one.
+void Daemon::reload_web() {
+  if (!cli_.web_config_file) return;
+  WebConfig fresh;
+  try {
+    fresh = load_web_config(*cli_.web_config_file);
+  } catch (const WebConfigError& e) {
+    spdlog::error("reload refused, keeping the previous web config: {}", e.what());
+    return;
+  }
+  http_.reset();
+  try {
+    http_ = make_http(fresh);
+    web_ = std::move(fresh);
+    spdlog::info("web config reloaded file={} serving=\"{}\"", web_.source, describe(web_));
+  } catch (const std::exception& e) {  // HttpError, WebConfigError (the TLS files)
+    spdlog::error("reload refused, keeping the previous web config: {}", e.what());
+    try {
+      http_ = make_http(web_);
+    } catch (const std::exception& again) {
+      spdlog::error("HTTP server down until the next reload: {}", again.what());
+    }
+  }
+}
+
 void Daemon::on_signal(int signo) {
   if (signo == SIGHUP) {
     reload();
+    reload_web();
     signals_.async_wait([this](const boost::system::error_code& ec, int s) {
       if (!ec) on_signal(s);
     });
@@ -146,17 +180,19 @@ int Daemon::run() {
   history_ = std::make_unique<HistoryRecorder>(config_);
   restarter_ = std::make_unique<actions::Restarter>(
       io_, config_, [this](std::string line) { history_append(std::move(line)); });
-  std::unique_ptr<HttpServer> http;
   try {
-    // The directory is fixed for the run (state_dir changes take effect on restart).
-    http = std::make_unique<HttpServer>(config_.listen, pub_, history_handler(history_->dir()));
+    http_ = make_http(web_);
   } catch (const HttpError& e) {
     spdlog::error("{}", e.what());
     return 1;
+  } catch (const WebConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
   }
   spdlog::info(
-      "started version={} listen={} config=\"{}\" cgroup_layout={} scan_interval={} state_dir={}",
-      MOBASHER_VERSION, config_.listen, config_.source,
+      "started version={} listen={} serving=\"{}\" config=\"{}\" cgroup_layout={} "
+      "scan_interval={} state_dir={}",
+      MOBASHER_VERSION, config_.listen, describe(web_), config_.source,
       to_string(pipeline_.scanner().hierarchies().layout), format_duration(config_.scan_interval),
       config_.state_dir);
   warn_if_no_groups(config_);
@@ -177,7 +213,7 @@ int Daemon::run() {
   history_append(history_event("agent_stop", WallClock::now(), "", {{"reason", stop_reason_}}));
   history_.reset();  // syncs the records still pending
   delivery_.stop();
-  http.reset();
+  http_.reset();
   spdlog::info("stopped");
   return 0;
 }

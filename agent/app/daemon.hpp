@@ -1,7 +1,8 @@
 // The daemon: the loop and the reload. One Boost.Asio io_context owns the loop: a steady timer
 // runs one Pipeline step every scan_interval and hands its result to the outputs (alert
 // delivery, history, log, state files, the rendering the HTTP threads read with one atomic
-// swap). SIGHUP reloads the config (a bad one is refused), SIGTERM/SIGINT stop.
+// swap). SIGHUP reloads the config and the web config (a bad one is refused), SIGTERM/SIGINT
+// stop.
 #pragma once
 
 #include <prometheus/histogram.h>
@@ -27,7 +28,8 @@ namespace mobasher {
 
 class Daemon {
  public:
-  Daemon(CliOptions cli, Config config);
+  // web: --web.config.file as read at start (read again on SIGHUP).
+  Daemon(CliOptions cli, Config config, WebConfig web = {});
   int run();  // returns the exit code
 
  private:
@@ -36,6 +38,8 @@ class Daemon {
   void output(const ScanStep& step);
   void on_signal(int signo);
   void reload();
+  void reload_web();
+  std::unique_ptr<HttpServer> make_http(const WebConfig& web);
   void load_state();
   void save_state();
   void history_append(std::string line) {
@@ -44,6 +48,7 @@ class Daemon {
 
   CliOptions cli_;
   Config config_;
+  WebConfig web_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;
   boost::asio::signal_set signals_;
@@ -54,6 +59,7 @@ class Daemon {
   std::unique_ptr<actions::Restarter> restarter_;
   StateFile units_file_{"units.json"}, alerts_file_{"alerts.json"}, actions_file_{"actions.json"};
   Publication pub_;
+  std::unique_ptr<HttpServer> http_;  // after pub_, which it reads
   std::shared_ptr<ExpositionCache> exposition_ = std::make_shared<ExpositionCache>();
   AgentStats stats_;
   SelfReader self_;  // the agent's own process_* metrics

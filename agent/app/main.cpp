@@ -17,23 +17,18 @@
 #include "agent/app/cli.hpp"
 #include "agent/app/daemon.hpp"
 #include "agent/app/history_cli.hpp"
+#include "agent/app/logging.hpp"
 #include "agent/app/pipeline.hpp"
 #include "agent/config/config.hpp"
 #include "agent/config/config_summary.hpp"
 #include "exporters/http/publish.hpp"
 #include "exporters/http/status_json.hpp"
 #include "exporters/http/status_table.hpp"
+#include "exporters/http/web_config.hpp"
 
 namespace {
 
 using namespace mobasher;
-
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("mobasher");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
-}
 
 // One pipeline step, as `once` and `status --local` need: derived fields and alert states
 // (pending at most) exist, nothing is acted on.
@@ -47,7 +42,12 @@ int run_command(const CliOptions& cli) {
     return 0;
   }
   if (cli.command == "check-config") {
-    std::cout << config_summary(load_config_file(cli.check_file));
+    std::cout << config_summary(cli.check_file.empty() ? default_config()
+                                                       : load_config_file(cli.check_file));
+    if (cli.web_config_file) {
+      WebConfig web = load_web_config(*cli.web_config_file);
+      std::cout << "web config ok: " << web.source << ": " << describe(web) << "\n";
+    }
     return 0;
   }
   bool color = color_enabled(cli.color, ::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),
@@ -73,10 +73,10 @@ int run_command(const CliOptions& cli) {
       try {
         status = nlohmann::json::parse(http_get(cfg.listen, "/api/v1/status"));
       } catch (const ClientError& e) {
-        std::fprintf(
-            stderr,
-            "mobasher-agent: %s\n(is the agent running? `status --local` scans without it)\n",
-            e.what());
+        std::fprintf(stderr,
+                     "mobasher-agent: %s\n(is the agent running, on plain HTTP without basic auth? "
+                     "`status --local` scans without it)\n",
+                     e.what());
         return 1;
       }
     }
@@ -91,7 +91,8 @@ int run_command(const CliOptions& cli) {
     return print_history(std::filesystem::path(cfg.state_dir) / "history", filter, cli.format,
                          std::cout, std::cerr, color && cli.format == OutputFormat::table);
   }
-  return Daemon(cli, cfg).run();
+  WebConfig web = cli.web_config_file ? load_web_config(*cli.web_config_file) : WebConfig{};
+  return Daemon(cli, cfg, std::move(web)).run();
 }
 
 // The default soft limit (1024) is low for a process that keeps two descriptors per watched
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     std::cout << usage_text();
     return 0;
   }
-  setup_logging(cli.log_level);
+  setup_logging(cli.log_level, cli.log_format);
   try {
     return run_command(cli);
   } catch (const CliError& e) {  // a WHEN that only now turns out wrong
@@ -130,6 +131,9 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const WebConfigError& e) {
+    std::fprintf(stderr, "mobasher-agent: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mobasher-agent: %s\n", e.what());

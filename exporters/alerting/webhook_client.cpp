@@ -1,6 +1,5 @@
 #include "exporters/alerting/webhook_client.hpp"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <boost/asio/post.hpp>
 
 #include "agent/base/errno_text.hpp"
+#include "agent/base/module_loader.hpp"
 #include "agent/base/quantities.hpp"
 #include "exporters/alerting/webhook_exchange.hpp"
 #include "exporters/alerting/webhook_tls.hpp"
@@ -80,42 +80,15 @@ struct PlainTransport {
   static bool truncated(beast::error_code) { return false; }
 };
 
-// The executable's directory (/proc/self/exe), where the module is looked for first.
-std::string exe_dir() {
-  char path[4096];
-  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return ".";
-  std::string p(path, static_cast<size_t>(n));
-  return p.substr(0, p.rfind('/'));
-}
-
-// Loads mobasher-webhook-tls.so: next to the executable (the build tree), one up (the tests'
-// binaries in build/tests), or in ../lib/mobasher-agent (installed: /usr/bin and
-// /usr/lib/mobasher-agent). It stays loaded: code of its exchanges may still be on the stack or in
-// the io_context's queue when the last client goes, so it is never unloaded.
+// Loads mobasher-webhook-tls.so (agent/base/module_loader.hpp says where from).
 std::shared_ptr<TlsClientContext> load_tls(const WebhookTarget& target, std::string& error) {
-  std::string dir = exe_dir(), tried;
-  for (const std::string& candidate :
-       {dir + "/" + kWebhookTlsModule, dir + "/../" + kWebhookTlsModule,
-        dir + "/../lib/mobasher-agent/" + kWebhookTlsModule}) {
-    if (::access(candidate.c_str(), R_OK) != 0) {
-      tried += (tried.empty() ? "" : ", ") + candidate;
-      continue;
-    }
-    void* module = ::dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
-    void* entry = module ? ::dlsym(module, kWebhookTlsEntry) : nullptr;
-    if (!entry) {
-      const char* why = ::dlerror();
-      error = "https needs " + candidate + ": " + (why ? why : "no entry point");
-      return nullptr;
-    }
-    auto make = reinterpret_cast<decltype(&mobasher_webhook_tls_context)>(entry);
-    std::shared_ptr<TlsClientContext> ctx(make(&target, &error));
-    return ctx;
+  void* entry = load_module_entry(kWebhookTlsModule, kWebhookTlsEntry, error);
+  if (!entry) {
+    error = "https needs " + error;
+    return nullptr;
   }
-  error = std::string("https needs ") + kWebhookTlsModule + " (the package installs it in " +
-          "/usr/lib/mobasher-agent); not found at " + tried;
-  return nullptr;
+  auto make = reinterpret_cast<decltype(&mobasher_webhook_tls_context)>(entry);
+  return std::shared_ptr<TlsClientContext>(make(&target, &error));
 }
 
 }  // namespace

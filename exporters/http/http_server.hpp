@@ -1,4 +1,5 @@
-// GET /metrics, /healthz, /api/v1/status, /api/v1/history and / over civetweb. Handlers only
+// GET /metrics, /healthz, /api/v1/status, /api/v1/history and / over civetweb, over TLS and
+// behind basic auth when --web.config.file says so (web_config.hpp). Handlers only
 // read the latest Publication (one atomic shared_ptr load): a request never touches /proc or the
 // cgroups. /api/v1/history reads the history files through the handler the daemon gives, at most
 // kMaxHistoryRequests at a time (more get 503 with Retry-After).
@@ -9,12 +10,15 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "agent/base/snapshot.hpp"
+#include "exporters/http/web_config.hpp"
 
 struct mg_context;
 struct mg_connection;
@@ -77,13 +81,17 @@ class HttpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class BasicAuth;
+
 class HttpServer {
  public:
-  // Throws HttpError naming the address when it cannot listen. threads: civetweb's workers; each
-  // that has served a request keeps ~35 kB of stack and buffers (measured: 64 workers, all used
-  // once, cost 2.2 MiB of RSS); 16 serve wrk at 200 keep-alive connections without an error.
+  // Throws HttpError naming the address when it cannot listen, WebConfigError naming the file
+  // when TLS cannot be set up with it (a key that is no key, a key not the certificate's). web: TLS
+  // and basic auth (default: plain HTTP, open). threads: civetweb's workers; each that has served a
+  // request keeps ~35 kB of stack and buffers (measured: 64 workers, all used once, cost 2.2 MiB
+  // of RSS); 16 serve wrk at 200 keep-alive connections without an error.
   HttpServer(const std::string& listen, const Publication& pub, HistoryHandler history = {},
-             int threads = 16);
+             const WebConfig& web = {}, int threads = 16);
   static constexpr int kMaxHistoryRequests = 2;
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -95,12 +103,20 @@ class HttpServer {
 
  private:
   static int handle(mg_connection* conn, void* self);
+  static int init_tls(void* ssl_ctx, void* self);
   int serve(mg_connection* conn);
 
   void serve_history(mg_connection* conn);
+  // A response with the web config's headers and `extra` (lines ending in "\r\n").
+  void reply(mg_connection* conn, int code, const char* reason, const char* type,
+             std::string_view body, std::string_view extra = "");
 
   const Publication& pub_;
   HistoryHandler history_;
+  std::optional<TlsServerSettings> tls_;
+  std::string tls_error_;            // why init_tls failed
+  std::unique_ptr<BasicAuth> auth_;  // nullptr: no basic_auth_users
+  std::string headers_;              // http_server_config.headers, as header lines
   std::atomic<int> history_busy_{0};
   mg_context* ctx_ = nullptr;
 };

@@ -14,9 +14,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 DEB=${1:?usage: deploy_package_test.sh DEB}
 [[ -f $DEB ]] || die "no package at '$DEB' (scripts/package.sh builds it)"
-require_tools dpkg-deb:dpkg lintian:lintian
+require_tools dpkg-deb:dpkg lintian:lintian openssl:openssl curl:curl ss:iproute2
 WORK=$(mktemp -d /tmp/mobasher-deb-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+cleanup() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid" 5; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 field() { dpkg-deb -f "$DEB" "$1"; }
 [[ $(field Package) == mobasher-agent && $(field Architecture) == amd64 ]] &&
@@ -82,6 +87,30 @@ EOF
 out=$("$R/usr/bin/mobasher-agent" check-config "$WORK/https.json" 2>&1)
 [[ $? -eq 0 ]] && pass "check-config with an https receiver (the module loads): $out" ||
   fail "https receiver: $out"
+
+# The packaged binary serves TLS: civetweb's dlopen("libssl.so") finds the package's compat
+# library through the binary's DT_RPATH (CMakeLists.txt), not a libssl-dev on the host.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || die "openssl: a test certificate"
+printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n' >"$WORK/web.yml"
+TPORT=$(free_port) || die "no free port"
+LD_DEBUG=libs "$R/usr/bin/mobasher-agent" run --web.config.file "$WORK/web.yml" \
+  --listen "127.0.0.1:$TPORT" --state-dir "$WORK/state" >"$WORK/tls.log" 2>&1 &
+TLS_PID=$!
+STARTED_PIDS+=("$TLS_PID")
+tls_ok() {
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$WORK/cert.pem" \
+    "https://127.0.0.1:$TPORT/healthz") == 200 ]] || not_alive "$TLS_PID"
+}
+if wait_until 15 tls_ok && alive "$TLS_PID" &&
+  grep -q "calling init: $R/usr/bin/../lib/mobasher-agent/libssl.so$" "$WORK/tls.log"; then
+  pass "the packaged agent serves https (civetweb loaded the package's lib/mobasher-agent/libssl.so)"
+else
+  fail "the packaged agent over TLS: $(grep -v '^ *[0-9]*:' "$WORK/tls.log" | tail -n 3)"
+fi
+stop_pid "$TLS_PID" 5
+forget_pid "$TLS_PID"
 
 out=$(lintian --tag-display-limit 0 "$DEB" 2>&1)
 errors=$(grep -c '^E: ' <<<"$out")

@@ -94,9 +94,13 @@ for spec in "archiver@.service 2G 1946M 1G" "recorder@.service 1536M 1459M 768M"
   expect_key "$u" ExecStart "$channel_bin ${u%@.service} %i"
 done
 reload=$(key mobasher-agent.service ExecReload)
-want_reload="$agent_bin check-config /etc/mobasher-agent/config.json"$'\n''/bin/kill -HUP $MAINPID'
-[[ $reload == "$want_reload" ]] && pass "ExecReload: check-config, then HUP" ||
+want_reload="$agent_bin check-config /etc/mobasher-agent/config.json \$MOBASHER_AGENT_ARGS"$'\n''/bin/kill -HUP $MAINPID'
+[[ $reload == "$want_reload" ]] && pass "ExecReload: check-config (with the optional flags), then HUP" ||
   fail "ExecReload is '${reload//$'\n'/ | }'"
+expect_key mobasher-agent.service EnvironmentFile -/etc/default/mobasher-agent
+[[ $(key mobasher-agent.service ExecStart) == *'run --config /etc/mobasher-agent/config.json $MOBASHER_AGENT_ARGS' ]] &&
+  pass "ExecStart takes MOBASHER_AGENT_ARGS (e.g. --web.config.file)" ||
+  fail "ExecStart is '$(key mobasher-agent.service ExecStart)'"
 [[ $(key mobasher-agent.service After) == *time-sync.target* ]] &&
   pass "the agent starts after time-sync.target" || fail "no After=time-sync.target"
 

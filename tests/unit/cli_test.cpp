@@ -127,11 +127,31 @@ TEST(ParseCli, HistoryAndFormatErrors) {
   EXPECT_EQ(cli_error({"history", "--local"}), "--local only goes with status");
 }
 
+TEST(ParseCli, ExporterFlagSpellings) {
+  CliOptions o =
+      parse_cli({"--web.listen-address=127.0.0.1:9999", "--web.config.file",
+                 "/etc/mobasher-agent/web.yml", "--log.level", "debug", "--log.format=json"});
+  EXPECT_EQ(o.listen, "127.0.0.1:9999");
+  EXPECT_EQ(o.web_config_file, "/etc/mobasher-agent/web.yml");
+  EXPECT_EQ(o.log_level, "debug");
+  EXPECT_EQ(o.log_format, LogFormat::json);
+  EXPECT_EQ(parse_cli({"--listen", "1.2.3.4:1", "--log-level", "warn"}).listen, "1.2.3.4:1");
+  EXPECT_EQ(parse_cli({}).log_format, LogFormat::logfmt);
+  EXPECT_EQ(parse_cli({"--version"}).command, "version");
+  EXPECT_EQ(parse_cli({"status", "--version"}).command, "version");
+  EXPECT_EQ(cli_error({"--log.format", "xml"}), "--log.format: \"xml\" is not one of logfmt, json");
+  EXPECT_EQ(cli_error({"--log.level", "loud"}),
+            "--log.level: \"loud\" is not one of trace, debug, info, warn, error");
+  EXPECT_EQ(cli_error({"--web.config.file="}), "--web.config.file needs a FILE");
+  EXPECT_EQ(cli_error({"--version=1"}), "--version takes no value");
+}
+
 TEST(UsageText, NamesEveryCommand) {
   std::string u = usage_text();
   for (const char* c :
        {"run", "once", "status", "history", "check-config", "version", "--proc-root", "--unit",
-        "--since", "--until", "--format", "--color", "history --unit archiver@ch1 --since 6h"})
+        "--since", "--until", "--format", "--color", "history --unit archiver@ch1 --since 6h",
+        "--web.config.file", "--web.listen-address", "--log.level", "--log.format", "--version"})
     EXPECT_THAT(u, HasSubstr(c));
 }
 
