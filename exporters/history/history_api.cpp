@@ -155,10 +155,18 @@ nlohmann::json history_api(const std::filesystem::path& dir, const HistoryApiReq
   filter.since = req.since;
   filter.until = req.until;
   filter.unit = req.unit;
+  const auto deadline = std::chrono::steady_clock::now() + limits.max_time;
+  size_t lines = 0;
+  bool late = false;
   read_history(dir, filter, [&](std::string_view line) {
     down.add(line);
-    return true;
+    if (++lines % 4096 == 0 && std::chrono::steady_clock::now() > deadline) late = true;
+    return !late;
   });
+  if (late)
+    throw HistoryTooCostly("history: reading " + std::to_string(lines) +
+                           " records took more than " + format_duration(limits.max_time) +
+                           "; ask for less (a later since=, an until=, one unit=)");
   nlohmann::json columns = nlohmann::json::array();
   for (const char* c : kColumns) columns.push_back(c);
   return {{"since", format_rfc3339(req.since)},

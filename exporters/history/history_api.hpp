@@ -36,12 +36,22 @@ struct HistoryApiLimits {
   size_t max_points = 1500;  // per unit
   size_t max_units = 256;
   size_t max_events = 1000;
+  // Reading stops after this long (wall, steady clock) and the request fails with
+  // HistoryTooCostly: a query's cost is bounded whatever the range and the machine
+  // (BENCHMARKS.md: 30 days of 12 units take ~4 s here).
+  std::chrono::milliseconds max_time{10'000};
 };
 
 // A query parameter that is unknown, repeated or malformed; what() names it.
 class HistoryQueryError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
+};
+
+// The range could not be read within max_time; what() says so and how to ask for less.
+class HistoryTooCostly : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // params: the decoded query, in order (the HTTP server's QueryParams). since defaults to 24h

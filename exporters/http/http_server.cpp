@@ -127,13 +127,17 @@ HttpServer::HttpServer(const std::string& listen, const Publication& pub, Histor
   mg_init_library(tls_ ? MG_FEATURES_TLS : 0);
   std::string nthreads = std::to_string(threads);
   std::string ports = tls_ ? tls_ports(listen) : listen;
-  // Keep-alive (Prometheus and load balancers reuse connections) costs one worker thread per
-  // open connection in civetweb; idle ones are let go after 500 ms.
+  // civetweb gives every open connection a worker thread until its request is in. So: more
+  // workers than clients that may stall (threads, 128: 100 connections that never finish their
+  // request leave /healthz and /metrics answering at once; each idle worker costs ~20 kB of
+  // RSS), a request must arrive within 5 s and fit in 8 kB (a longer URI or header block gets
+  // 400), and an idle keep-alive connection is let go after 500 ms.
   // clang-format off
   const char* options[] = {
       "listening_ports", ports.c_str(),   "num_threads", nthreads.c_str(),
       "enable_keep_alive", "yes",         "keep_alive_timeout_ms", "500",
-      "tcp_nodelay", "1",                 "request_timeout_ms", "10000",
+      "tcp_nodelay", "1",                 "request_timeout_ms", "5000",
+      "max_request_size", "8192",
       nullptr};
   // clang-format on
   mg_callbacks callbacks{};

@@ -63,6 +63,8 @@ HistoryHandler history_handler(std::filesystem::path dir,
           history_api(dir, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), ""};
     } catch (const HistoryQueryError& e) {
       return HttpReply{400, "text/plain; charset=utf-8", std::string(e.what()) + "\n", ""};
+    } catch (const HistoryTooCostly& e) {  // no Retry-After: the same request would fail again
+      return HttpReply{503, "text/plain; charset=utf-8", std::string(e.what()) + "\n", ""};
     }
   };
 }

@@ -205,11 +205,55 @@ std::string version_name(TlsVersion v) {
   return "TLS" + std::to_string(static_cast<int>(v));
 }
 
+// yaml-cpp recurses once per level of nesting: a few thousand '[' would exhaust the stack
+// before it could say anything. A web config is three levels deep; more than kMaxDepth of
+// flow brackets or indentation is refused before yaml-cpp sees the text. Quoted text and
+// comments are skipped; the count only has to be safe, not exact.
+constexpr int kMaxDepth = 32;
+constexpr size_t kMaxSize = 64 * 1024;
+void check_shape(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxSize)
+    throw WebConfigError("web config " + source + ": larger than 64 kB (" +
+                         std::to_string(text.size()) + " bytes)");
+  int depth = 0, line = 1;
+  char quote = 0;
+  bool comment = false, line_start = true;
+  size_t indent = 0;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line, comment = false, line_start = true, indent = 0;
+      continue;
+    }
+    if (line_start && c == ' ') {
+      if (++indent > 2 * kMaxDepth)
+        throw WebConfigError("web config " + source + ":" + std::to_string(line) +
+                             ": indented deeper than " + std::to_string(kMaxDepth) + " levels");
+      continue;
+    }
+    line_start = false;
+    if (comment) continue;
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      comment = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth)
+        throw WebConfigError("web config " + source + ":" + std::to_string(line) +
+                             ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+
 }  // namespace
 
 WebConfig parse_web_config(const std::string& text, const std::string& source,
                            const std::string& base_dir) {
   Context cx{source, base_dir.empty() ? "." : base_dir};
+  check_shape(text, source);
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -16,12 +16,7 @@ DEB=${1:?usage: deploy_package_test.sh DEB}
 [[ -f $DEB ]] || die "no package at '$DEB' (scripts/package.sh builds it)"
 require_tools dpkg-deb:dpkg lintian:lintian openssl:openssl curl:curl ss:iproute2
 WORK=$(mktemp -d /tmp/mobasher-deb-XXXXXX)
-cleanup() {
-  local pid
-  for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid" 5; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_started_and_remove "$WORK"' EXIT
 
 field() { dpkg-deb -f "$DEB" "$1"; }
 [[ $(field Package) == mobasher-agent && $(field Architecture) == amd64 ]] &&

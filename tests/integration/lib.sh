@@ -88,6 +88,14 @@ stop_pid() {
   return 0
 }
 
+# stop_started_and_remove DIR: for a test's EXIT trap when it made only processes and one work
+# directory: stops every PID it started (bounded), then removes DIR.
+stop_started_and_remove() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid" 5; done
+  rm -rf "$1"
+}
+
 # What a sanitizer (ASan, LSan, UBSan, TSan) writes into the agent's log.
 SANITIZER_REPORT='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error: |UndefinedBehaviorSanitizer'
 

@@ -32,12 +32,7 @@ WORK=$(mktemp -d /tmp/mobasher-it-web.XXXXXX)
 AGENT_PID=""
 PROM_PID=""
 AGENT_LOG=$WORK/agent.log
-cleanup() {
-  local pid
-  for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid" 5; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_started_and_remove "$WORK"' EXIT
 
 # --- 0. certificates and hashes -------------------------------------------------------------------
 cd "$WORK" || die "no work dir"

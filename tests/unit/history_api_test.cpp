@@ -225,6 +225,25 @@ TEST_F(HistoryDir, ResponseIsBoundedByPointsUnitsAndEvents) {
   EXPECT_EQ(r["truncated"], true);
 }
 
+TEST_F(HistoryDir, ReadingLongerThanMaxTimeFailsNamingWhatToDo) {
+  std::vector<std::string> lines;
+  for (int i = 0; i < 10'000; ++i) lines.push_back(sample(kT0 + i, "a@1.service", i));
+  write(lines);
+  HistoryApiRequest req{at_unix(kT0), at_unix(kT0 + 10'000), "", {}};
+  HistoryApiLimits no_time;
+  no_time.max_time = std::chrono::milliseconds(0);
+  try {
+    history_api(dir(), req, no_time);
+    FAIL() << "no HistoryTooCostly";
+  } catch (const HistoryTooCostly& e) {
+    // Stopped at the first check (every 4096 records), not after reading everything.
+    EXPECT_EQ(std::string(e.what()),
+              "history: reading 4096 records took more than 0s; ask for less (a later since=, an "
+              "until=, one unit=)");
+  }
+  EXPECT_EQ(history_api(dir(), req)["units"]["a@1.service"].size(), 1429u);  // 10 s: all, step 7 s
+}
+
 TEST_F(HistoryDir, NoHistoryIsAnEmptyAnswer) {
   HistoryApiRequest req{at_unix(kT0), at_unix(kT0 + 10), "", {}};
   json r = history_api(dir(), req);

@@ -140,6 +140,21 @@ TEST_F(WebConfigTest, BrokenYamlNamesItsLine) {
   EXPECT_THAT(error("a: b\n a: c\n  - x\n"), HasSubstr("web config /etc/web.yml:"));
 }
 
+TEST_F(WebConfigTest, DeepNestingAndHugeFilesAreRefusedBeforeYamlCppRecursesIntoThem) {
+  EXPECT_EQ(error("basic_auth_users:\n  x: " + std::string(100'000 / 2, '[')),
+            "web config /etc/web.yml:2: nested deeper than 32 levels");
+  EXPECT_EQ(error("a:\n" + std::string(80, ' ') + "b: 1\n"),
+            "web config /etc/web.yml:2: indented deeper than 32 levels");
+  EXPECT_THAT(error("# " + std::string(70'000, 'x') + "\n"),
+              HasSubstr("web config /etc/web.yml: larger than 64 kB (70003 bytes)"));
+  // Brackets in quotes and comments do not count.
+  WebConfig w = parse(
+      "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nhttp_server_config:\n  headers:\n"
+      "    Content-Security-Policy: \"" +
+      std::string(40, '{') + "\"\n");
+  EXPECT_EQ(w.headers.size(), 1u);
+}
+
 TEST_F(WebConfigTest, DuplicateUserIsRefused) {
   EXPECT_THAT(
       error(std::string("basic_auth_users:\n  alice: ") + kHash + "\n  alice: " + kHash + "\n"),
