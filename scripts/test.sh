@@ -48,7 +48,7 @@ if [[ $unformatted -ne 0 ]]; then
 fi
 # -g1: line tables only, enough for a sanitizer's stack trace; full debug info doubles the time
 # of every compile. Each tree builds only what its tests run (docs/TESTING.md "CI time").
-agents="mobasher-agent mobasher-leaker mobasher-systemd-tests"
+agents="mobasher-agent mobasher-leaker mobasher-forker mobasher-systemd-tests"
 asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 phase "normal build"

@@ -31,6 +31,12 @@
 #            MobasherUnitActionFailed firing in /api/v1/status, no retry within emergency_gap (a
 #            memory emergency is not held by retry_backoff);
 #            the flag removed, the retry hands over and the alert resolves.
+#   sigterm  SIGTERM during a hand-over (issue 15): slots archiver@ch1:a/:b, overlap 6 s; while
+#            both slots run (the overlap) the agent gets SIGTERM: it exits 0 within 3 s (it never
+#            waits out the overlap) and leaves both slots running; started again, it finishes the
+#            interrupted hand-over (a hand-over that stops one slot, for the interruption or, when the
+#            leaking old slot is over on_memory by then, for memory); at no poll (every 50 ms) is no
+#            slot running.
 #   faults   D-Bus stopped inside (systemctl stop dbus.socket dbus.service) while a unit needs a
 #            restart: action_failed naming the bus, bus_connected 0, /healthz 200; dbus.socket
 #            started again: the agent reconnects by itself and the retried restart is done. Then a
@@ -56,7 +62,7 @@ HARNESS=$HERE/sd_harness.sh
 AGENT=${1:-}
 LEAKER=${2:-}
 PART=${3:-}
-ALL_PARTS=(memory six continuity node age overlap faults)
+ALL_PARTS=(memory six continuity node age overlap sigterm faults)
 [[ " ${ALL_PARTS[*]} " == *" $PART "* ]] || die "usage: $0 AGENT LEAKER PART (parts: ${ALL_PARTS[*]})"
 TEST_NAME="actions_test($PART)"
 
@@ -661,29 +667,7 @@ part_age() {
 
 part_overlap() {
   local A=archiver@ch1:a.service B=archiver@ch1:b.service
-  cat >"$SHARE/slot.sh" <<EOF
-#!/bin/sh
-# One slot: a leaker (the memory) and an output growing every 0.2 s.
-$IN/mobasher-leaker --initial-mb 140 --grow-mb-per-s 2 &
-while :; do date +%s.%N >>"$IN/\$1.out"; sleep 0.2; done
-EOF
-  cat >"$UNITDIR/archiver@.service" <<EOF
-[Unit]
-Description=actions_test slot %i
-StartLimitIntervalSec=0
-[Service]
-ExecStartPre=/bin/sh -c '! test -e $IN/fail-%i'
-ExecStart=/bin/sh $IN/slot.sh %i
-Restart=always
-RestartSec=500ms
-MemoryAccounting=yes
-MemoryMax=256M
-StandardOutput=append:$IN/%i.log
-StandardError=inherit
-EOF
-  boot_systemd
-  start_units "$A"
-  start_poller 0.05 "$WORK/poll" "$A" "$B"
+  start_slots "$A" "$B"
   write_config '{ "on_memory": "60%", "for": "2s" }' ', "cooldown": "2s", "min_gap": "5s",
     "retry_backoff": "10s", "max_retry_backoff": "40s", "max_per_unit_per_hour": 20,
     "handover": { "strategy": "overlap", "overlap": "3s", "start_timeout": "20s",
@@ -772,6 +756,70 @@ EOF
   scrape "$WORK/m" || fail "GET /metrics failed"
   check "actions_total: $(awk '/^mobasher_actions_total\{/ { printf "%s=%s ", $1, $2 }' "$WORK/m" | sed 's/mobasher_actions_total//g')(done 2, failed as recorded)" \
     test "$(msum "$WORK/m" mobasher_actions_total 'result="done"')/$(msum "$WORK/m" mobasher_actions_total 'result="failed"')" = "2/$(hist_count 'select(.type == "action_failed")')"
+}
+
+# The overlap parts' start: the slot template (a leaker, the memory, and an output growing every
+# 0.2 s; its start fails while SHARE/fail-INSTANCE exists), the private systemd, slot A started,
+# both slots polled every 50 ms into WORK/poll.
+start_slots() {  # A B
+  cat >"$SHARE/slot.sh" <<EOF
+#!/bin/sh
+$IN/mobasher-leaker --initial-mb 140 --grow-mb-per-s 2 &
+while :; do date +%s.%N >>"$IN/\$1.out"; sleep 0.2; done
+EOF
+  cat >"$UNITDIR/archiver@.service" <<EOF
+[Unit]
+Description=actions_test slot %i
+StartLimitIntervalSec=0
+[Service]
+ExecStartPre=/bin/sh -c '! test -e $IN/fail-%i'
+ExecStart=/bin/sh $IN/slot.sh %i
+Restart=always
+RestartSec=500ms
+MemoryAccounting=yes
+MemoryMax=256M
+StandardOutput=append:$IN/%i.log
+StandardError=inherit
+EOF
+  boot_systemd
+  start_units "$1"
+  start_poller 0.05 "$WORK/poll" "$1" "$2"
+}
+
+part_sigterm() {
+  local A=archiver@ch1:a.service B=archiver@ch1:b.service
+  start_slots "$A" "$B"
+  write_config '{ "on_memory": "60%", "for": "2s" }' ', "cooldown": "2s", "min_gap": "5s",
+    "max_per_unit_per_hour": 20,
+    "handover": { "strategy": "overlap", "overlap": "6s", "start_timeout": "20s",
+                  "output": "'"$SHARE"'/{instance}.out" }'
+  run_agent
+  both_running() { unit_running "$A" && unit_running "$B"; }
+  wait_until 40 both_running ||
+    die "no hand-over $A -> $B began within 40 s: $(grep 'restart' "$AGENT_LOG" | cut -c1-200 | tail -n3 | tr '\n' ' ')"
+  log "both slots run (the overlap): SIGTERM to the agent"
+  stop_agent_checked "$AGENT_PID" "$AGENT_LOG" 3
+  AGENT_PID=""
+  sleep 1
+  check "the agent gone mid-hand-over, both slots still run: $A $(active_state "$A"), $B $(active_state "$B")" \
+    both_running
+  local before; before=$(wc -l <"$AGENT_LOG")
+  run_agent
+  just_one() { [[ $( (unit_running "$A" && echo a); (unit_running "$B" && echo b) ) =~ ^[ab]$ ]]; }
+  wait_until 30 just_one ||
+    fail "the restarted agent did not finish the hand-over within 30 s: $A $(active_state "$A"), $B $(active_state "$B")"
+  local decided; decided=$(tail -n +"$((before + 1))" "$AGENT_LOG" | grep -m1 'restart decided' | sed 's/.*restart decided //')
+  # Its cause: "both slots running: finishing an interrupted hand-over", or memory when the old
+  # slot, still leaking, is over on_memory by then (the more urgent reason wins, same action).
+  check "the restarted agent finished it: $A $(active_state "$A"), $B $(active_state "$B"); decided: ${decided:0:160}" \
+    grep -q 'action=handover' <<<"$decided"
+  sleep 0.5
+  : >"$WORK/stop-pollers"
+  sleep 0.2
+  local polls zero
+  polls=$(grep -c . "$WORK/poll")
+  zero=$(awk '$2 == "-" && $4 == "-" { z++ } END { print z + 0 }' "$WORK/poll")
+  check "polls every 50 ms: $polls; with no slot running: $zero (0)" test "$zero" = 0 -a "$polls" -ge 100
 }
 
 part_faults() {

@@ -275,6 +275,31 @@ TEST_F(NotifierTest, NotificationsQueuedWhileTheReceiverIsDownArriveInOrderWhenI
   EXPECT_THAT(files_in(outbox()), IsEmpty());
 }
 
+// Fault matrix (issue 15): a receiver whose name does not resolve, one that redirects and one
+// that hangs each fail on their own; the working receiver gets every notification meanwhile, and
+// the failing ones keep theirs queued (nothing lost, nothing stuck behind them).
+TEST_F(NotifierTest, AReceiverFailingDnsRedirectingOrHangingHoldsUpNoOtherReceiver) {
+  LoopbackHttp good, redirecting, hanging;
+  redirecting.set_default({307, ""});  // a Location-less redirect: not followed, retried
+  hanging.set_default({LoopbackHttp::kHang, ""});
+  auto slow = hook("slow", url_of(hanging.port()));
+  slow.timeout = 1s;
+  auto n = make({hook("dns", "http://no-such-receiver.invalid:9093/api/v2/alerts"),
+                 hook("redirect", url_of(redirecting.port())), slow, hook("am", good.url())});
+  n->notify({firing("ch1"), firing("ch2"), resolved("ch1", kT0 + 90)});
+  ASSERT_TRUE(run_until(io_, [&] { return count(*n, "sent") == 3; }));
+  EXPECT_THAT(deliveries(good), ElementsAre("ch1 firing", "ch2 firing", "ch1 resolved"));
+  ASSERT_TRUE(run_until(io_, [&] {
+    return count(*n, "failed", "dns") >= 1 && count(*n, "failed", "redirect") >= 1 &&
+           count(*n, "failed", "slow") >= 1;
+  }));
+  for (const char* r : {"dns", "redirect", "slow"}) {
+    EXPECT_EQ(count(*n, "sent", r), 0u) << r;
+    EXPECT_EQ(n->queue_lengths().at(r), 3u) << r;  // kept for the next attempt, in order
+    EXPECT_THAT(files_in(outbox(r)), SizeIs(3)) << r;
+  }
+}
+
 TEST_F(NotifierTest, ANewNotifierDeliversWhatThePreviousOneLeftFirst) {
   uint16_t port = closed_port();
   {
