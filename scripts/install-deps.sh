@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD=(g++ cmake make pkg-config ca-certificates
   prometheus-cpp-dev libcivetweb-dev libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev zlib1g-dev libsystemd-dev
   libyaml-cpp-dev libcrypt-dev)
-TEST=(ninja-build libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
+TEST=(ninja-build ccache libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
   prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3 chromium time apache2-utils
   systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file nodejs)

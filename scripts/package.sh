@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 dir=$(realpath -m "${1:-build-deb}")
 # -O2 (RelWithDebInfo, line tables only; cpack strips them): GCC 12's -O3 reports a false
 # -Wrestrict in std::string (GCC bug 105651) that -Werror turns into an error.
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# With CCACHE_BASEDIR set (scripts/test.sh) the objects the normal tree compiled are cache hits.
+launcher=()
+[[ -n ${CCACHE_BASEDIR:-} ]] && command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_INSTALL_PREFIX=/usr \
   -DMOBASHER_PACKAGE=ON -DMOBASHER_TESTS=OFF -DMOBASHER_BENCH=OFF \
   -DMOBASHER_POLKIT_RULES_DIR=share/polkit-1/rules.d >/dev/null

@@ -37,6 +37,13 @@
 #            interrupted hand-over (a hand-over that stops one slot, for the interruption or, when the
 #            leaking old slot is over on_memory by then, for memory); at no poll (every 50 ms) is no
 #            slot running.
+#   soak     by hand, not in CI (issue 15, point 7; SOAK_MINUTES, default 60; the curve goes to
+#            SOAK_OUT, default /tmp/mobasher-soak.csv): six archivers restarted by age every minute
+#            (max_age 60s), scans every 100 ms, two webhook receivers flapping (ok, 500, hang, a
+#            cycle of 2 minutes, out of step), history rotating (max_file_size 64k). Every 30 s the
+#            agent's RSS, open descriptors and threads. Flat: from minute 10 to the end RSS grows
+#            by at most 1 MiB, descriptors and threads by at most 2; restarts, deliveries and
+#            rotations all happened; the agent stops cleanly (an ASan build: no leak report).
 #   faults   D-Bus stopped inside (systemctl stop dbus.socket dbus.service) while a unit needs a
 #            restart: action_failed naming the bus, bus_connected 0, /healthz 200; dbus.socket
 #            started again: the agent reconnects by itself and the retried restart is done. Then a
@@ -62,7 +69,7 @@ HARNESS=$HERE/sd_harness.sh
 AGENT=${1:-}
 LEAKER=${2:-}
 PART=${3:-}
-ALL_PARTS=(memory six continuity node age overlap sigterm faults)
+ALL_PARTS=(memory six continuity node age overlap sigterm faults soak)
 [[ " ${ALL_PARTS[*]} " == *" $PART "* ]] || die "usage: $0 AGENT LEAKER PART (parts: ${ALL_PARTS[*]})"
 TEST_NAME="actions_test($PART)"
 
@@ -820,6 +827,94 @@ part_sigterm() {
   polls=$(grep -c . "$WORK/poll")
   zero=$(awk '$2 == "-" && $4 == "-" { z++ } END { print z + 0 }' "$WORK/poll")
   check "polls every 50 ms: $polls; with no slot running: $zero (0)" test "$zero" = 0 -a "$polls" -ge 100
+}
+
+soak_receiver() {  # NAME: a webhook receiver for the soak, its mode in WORK/rcv-NAME.mode; sets RPORT
+  local name=$1 pid
+  echo ok >"$WORK/rcv-$name.mode"
+  for _ in 1 2 3; do
+    RPORT=$(free_port) || die "no free port"
+    python3 "$HERE/../tools/webhook_receiver.py" --port "$RPORT" --out "$WORK/rcv-$name.jsonl" \
+      --mode-file "$WORK/rcv-$name.mode" --max-seconds $((SOAK_MINUTES * 60 + 600)) \
+      >>"$WORK/rcv-$name.log" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    wait_until 10 http_ok_or_dead "http://127.0.0.1:$RPORT/__health" "$pid" && alive "$pid" && return 0
+    stop_pid "$pid" 2
+    forget_pid "$pid"
+  done
+  die "receiver $name did not start"
+}
+
+soak_sample() {  # one CSV line: minute, RSS kB, descriptors, threads, restarts, sent, failed, files
+  scrape "$WORK/s" || return 0
+  printf '%s,%s,%s,%s,%s,%s,%s,%s\n' "$(fsub "$EPOCHREALTIME" "$1" | awk '{ printf "%.1f", $1 / 60 }')" \
+    "$(awk '/^VmRSS:/ { print $2 }' "/proc/$AGENT_PID/status")" "$(ls "/proc/$AGENT_PID/fd" | wc -l)" \
+    "$(awk '/^Threads:/ { print $2 }' "/proc/$AGENT_PID/status")" \
+    "$(msum "$WORK/s" mobasher_unit_restarts_total)" "$(msum "$WORK/s" mobasher_notifications_total 'result="sent"')" \
+    "$(msum "$WORK/s" mobasher_notifications_total 'result="failed"')" "$(msum "$WORK/s" mobasher_history_files)"
+}
+
+part_soak() {
+  SOAK_MINUTES=${SOAK_MINUTES:-60}
+  local out=${SOAK_OUT:-/tmp/mobasher-soak.csv} i units=() p1 p2 t0
+  leaker_template archiver
+  for i in 1 2 3 4 5 6; do
+    unit_env archiver "s$i" 16 0
+    units+=("archiver@s$i.service")
+  done
+  boot_systemd
+  start_units "${units[@]}"
+  soak_receiver r1; p1=$RPORT
+  soak_receiver r2; p2=$RPORT
+  cat >"$CONFIG" <<EOF
+// integration test: $TEST_NAME
+{
+  "scan_interval": "100ms",
+  "discovery_interval": "1s",
+  "groups": [
+    { "name": "archiver", "units": "archiver@*.service", "memory_limit": "256M",
+      "warn": "90%", "critical": "95%", "restart": { "max_age": "60s" } }
+  ],
+  "alerts": { "for": "1s", "node_memory_available_min": "1M", "node_swap_used_max": "100%",
+              "webhooks": [ { "name": "r1", "url": "http://127.0.0.1:$p1/hook", "timeout": "1s" },
+                            { "name": "r2", "url": "http://127.0.0.1:$p2/hook", "timeout": "1s" } ] },
+  "actions": { "bus": "$BUS", "job_timeout": "20s", "max_per_unit_per_hour": 100,
+               "max_per_hour": 1000, "max_concurrent": 1, "cooldown": "5s", "min_gap": "5s" },
+  "history": { "interval": "1s", "max_file_size": "64k", "max_total_size": "2M" }
+}
+EOF
+  "$AGENT" check-config --config "$CONFIG" >"$WORK/check-config.out" 2>&1 ||
+    die "check-config: $(cat "$WORK/check-config.out")"
+  run_agent
+  echo "minute,rss_kb,fds,threads,restarts,sent,failed,history_files" >"$out"
+  t0=$EPOCHREALTIME
+  local modes=(ok 500 hang ok) k=0
+  while awk -v a="$EPOCHREALTIME" -v b="$t0" -v m="$SOAK_MINUTES" 'BEGIN { exit !(a - b < m * 60) }'; do
+    alive "$AGENT_PID" || die "the agent died during the soak: $(tail -n 5 "$AGENT_LOG" | tr '\n' ' ')"
+    soak_sample "$t0" >>"$out"
+    echo "${modes[k % 4]}" >"$WORK/rcv-r1.mode"
+    echo "${modes[(k + 2) % 4]}" >"$WORK/rcv-r2.mode"
+    k=$((k + 1))
+    sleep 30
+  done
+  soak_sample "$t0" >>"$out"
+  log "soak curve ($out):"
+  column -t -s, "$out" | sed 's/^/  /'
+  # From minute 10 (warm-up: every path taken, the allocator's arenas grown) to the end.
+  local verdict
+  verdict=$(awk -F, 'NR > 1 && $1 >= 10 { if (!n++) { r0 = $2; f0 = $3; t0 = $4 }
+      if ($2 > rmax) rmax = $2; if ($3 > fmax) fmax = $3; if ($4 > tmax) tmax = $4; last = $0 }
+    END { printf "%d %d %d %d %d %d", rmax - r0, fmax - f0, tmax - t0, r0, f0, t0 }' "$out")
+  local dr df dt r0 f0 th0
+  read -r dr df dt r0 f0 th0 <<<"$verdict"
+  check "RSS from minute 10 on: $r0 kB, at most +$dr kB (<= 1024)" test "${dr:-99999}" -le 1024
+  check "open descriptors from minute 10 on: $f0, at most +$df (<= 2)" test "${df:-99}" -le 2
+  check "threads from minute 10 on: $th0, at most +$dt (<= 2)" test "${dt:-99}" -le 2
+  local last; last=$(tail -n 1 "$out")
+  IFS=, read -r _ _ _ _ restarts sent failed files <<<"$last"
+  check "the churn happened: $restarts restarts, $sent notifications sent, $failed failed attempts, $files history files" \
+    test "${restarts%.*}" -ge $((SOAK_MINUTES * 3)) -a "${sent%.*}" -ge 1 -a "${failed%.*}" -ge 1 -a "${files%.*}" -ge 2
 }
 
 part_faults() {
