@@ -11,7 +11,8 @@
 #                                        each at its limit and systemd's Restart= brings it back.
 #   sudo scripts/demo.sh --cgroups       no systemd at all: four leakers in bare cgroups shaped like
 #                                        the units (the kernel kills; nothing restarts them).
-# Options: --seconds N (default 60; 0 = until Ctrl-C), --listen HOST:PORT (default 127.0.0.1:9842),
+# Options: --seconds N (default 60; 0 = until Ctrl-C; --no-actions ends sooner once the kernel has
+# killed every unit), --listen HOST:PORT (default 127.0.0.1:9842),
 #   --agent PATH --leaker PATH (use these binaries instead of building them).
 # The last lines are a summary per unit and a result line:
 #   demo: result: R restarts by the agent, K OOM kills by the kernel
@@ -211,15 +212,18 @@ sum_of() {
     END { printf "%d", s }' <<<"$1"
 }
 AGENT_CAUSES='memory|predicted|age|node_memory'
-tick() {  # ELAPSED
-  local m c name lim line="" restarts=0 kills=0 use
+tick() {  # ELAPSED; sets ALL_KILLED when every unit was killed by the kernel at least once
+  local m c name lim line="" restarts=0 kills=0 use k
   m=$(metrics)
+  ALL_KILLED=1
   for c in "${CHANNELS[@]}"; do
     read -r name lim _ <<<"$c"
     use=$(sum_of "$m" mobasher_unit_memory_usage_bytes "$name")
     ((use > ${PEAK[$name]:-0})) && PEAK[$name]=$use
     restarts=$((restarts + $(sum_of "$m" mobasher_unit_restarts_total "$name" "$AGENT_CAUSES")))
-    kills=$((kills + $(sum_of "$m" mobasher_unit_oom_kills_total "$name")))
+    k=$(sum_of "$m" mobasher_unit_oom_kills_total "$name")
+    kills=$((kills + k))
+    ((k > 0)) || ALL_KILLED=0
     line+=$(printf ' %s%s %3dM' "${name:0:1}" "$(inst "$name" | tr -dc 0-9)" $((use >> 20)))
   done
   if [[ -t 1 ]]; then
@@ -260,6 +264,8 @@ SECONDS=0
 while ((SECONDS_TO_RUN == 0 || SECONDS < SECONDS_TO_RUN)); do
   tick "$SECONDS"
   kill -0 "$AGENT_PID" 2>/dev/null || { echo "demo: the agent exited:" >&2; tail -n 5 "$LOG" >&2; exit 1; }
+  # Without actions the point is made once the kernel has killed every unit.
+  ((ACTIONS == 0 && ALL_KILLED)) && break
   sleep 2
 done
 summary

@@ -879,7 +879,7 @@ part_soak() {
   "alerts": { "for": "1s", "node_memory_available_min": "1M", "node_swap_used_max": "100%",
               "webhooks": [ { "name": "r1", "url": "http://127.0.0.1:$p1/hook", "timeout": "1s" },
                             { "name": "r2", "url": "http://127.0.0.1:$p2/hook", "timeout": "1s" } ] },
-  "actions": { "bus": "$BUS", "job_timeout": "20s", "max_per_unit_per_hour": 100,
+  "actions": { "bus": "$BUS", "job_timeout": "20s", "max_per_unit_per_hour": 60,
                "max_per_hour": 1000, "max_concurrent": 1, "cooldown": "5s", "min_gap": "5s" },
   "history": { "interval": "1s", "max_file_size": "64k", "max_total_size": "2M" }
 }
