@@ -68,8 +68,9 @@ cmake --build build -j"$jobs" --target $agents
 
 # The integration tests mostly wait (leakers grow, units restart, timers fire), so the sanitizer
 # tree and the benchmarks compile meanwhile, at idle CPU priority and the lowest best-effort I/O
-# priority: a test's processes always come first. (With the idle I/O class the sanitizer tree
-# writes behind the tests' fsyncs: the sanitizer tree took 787-834 s instead of ~340 s.) The build is its own session so that a failing test can stop all of it.
+# priority: a test's processes always come first. (Under the idle I/O class the sanitizer tree
+# took 787-834 s while a quarter of the CPU stayed idle: its writes waited behind the tests'
+# fsyncs.) The build is its own session so that a failing test can stop all of it.
 bg_log=build/background-build.log
 bg_build() {
   local t0=$SECONDS
