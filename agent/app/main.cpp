@@ -1,7 +1,5 @@
 // mobasher-agent: command dispatch. Exit codes: 0 ok, 1 runtime failure, 2 usage/config error.
 #include <prometheus/histogram.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <malloc.h>
 #include <sys/resource.h>

@@ -2,7 +2,6 @@
 
 #include <crypt.h>
 
-#include <algorithm>
 #include <boost/beast/core/detail/base64.hpp>
 #include <cstring>
 
