@@ -13,7 +13,8 @@ BUILD=(g++ cmake make pkg-config ca-certificates
 TEST=(ninja-build ccache libgtest-dev libgmock-dev libbenchmark-dev clang-format universal-ctags
   prometheus prometheus-alertmanager openssl ffmpeg curl jq iproute2 procps util-linux coreutils
   prometheus-process-exporter wrk python3 chromium time apache2-utils
-  systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file nodejs)
+  systemd dbus-daemon dbus-bin polkitd shellcheck dpkg-dev lintian file nodejs
+  qemu-system-x86 busybox-static cpio binutils)
 DEMO=(ffmpeg curl util-linux systemd dbus-daemon dbus-bin)
 FUZZ=(clang libclang-rt-dev)
 
@@ -33,17 +34,27 @@ done
 # npm: Debian's own package beside Debian's nodejs; a nodejs from NodeSource already ships npm (and
 # conflicts with Debian's), so the package is wanted only while the command is missing.
 [[ ${1:-} == --test || ${1:-} == --fuzz ]] && ! command -v npm >/dev/null && missing+=(npm)
-if ((${#missing[@]} == 0)); then
+# tests/vm/cgroup2.sh fetches Debian's cloud kernel (once, into its cache) with apt-get download:
+# apt's lists must know the package even when every package above is installed.
+lists_stale=0
+if [[ ${1:-} == --test || ${1:-} == --fuzz ]] && ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+  lists_stale=1
+fi
+if ((${#missing[@]} == 0 && lists_stale == 0)); then
   echo "install-deps: all ${#want[@]} packages present"
   exit 0
 fi
 if [[ $EUID -ne 0 ]]; then
-  echo "install-deps: missing packages: ${missing[*]}; run as root (sudo $0 $*)" >&2
+  echo "install-deps: missing packages: ${missing[*]:-none}$( ((lists_stale)) && echo "; apt's lists know no linux-image-cloud-amd64"); run as root (sudo $0 $*)" >&2
   exit 1
 fi
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present; apt's lists updated (they did not know linux-image-cloud-amd64)"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
 # policy-rc.d keeps package scripts from starting services (prometheus, ...) on the host.
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d

@@ -9,16 +9,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/actions/systemd_types.hpp"
 #include "agent/base/errno_text.hpp"
 #include "agent/base/quantities.hpp"
 
 namespace mobasher::actions {
 
 namespace {
-
-constexpr const char* kService = "org.freedesktop.systemd1";
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 
 uint64_t usec(std::chrono::milliseconds d) {
   return static_cast<uint64_t>(d.count()) * 1000;
@@ -123,13 +120,13 @@ std::string SystemdBus::open_and_subscribe() {
   }
   // systemd sends job signals on the system bus only while someone is subscribed.
   sd_bus_slot* slot = nullptr;
-  r = sd_bus_match_signal_async(bus_.get(), &slot, kService, kManagerPath, kManager, "JobRemoved",
-                                &SystemdBus::job_removed_trampoline,
+  r = sd_bus_match_signal_async(bus_.get(), &slot, kSystemdService, kSystemdManagerPath,
+                                kSystemdManager, "JobRemoved", &SystemdBus::job_removed_trampoline,
                                 &SystemdBus::match_added_trampoline, this);
   job_match_.reset(slot);
   if (r < 0) return "AddMatch JobRemoved: " + errno_text(-r);
   std::string err;
-  MessagePtr m = method_call(kManagerPath, kManager, "Subscribe", err);
+  MessagePtr m = method_call(kSystemdManagerPath, kSystemdManager, "Subscribe", err);
   if (!m) return err;
   call(
       std::move(m),
@@ -245,7 +242,8 @@ void SystemdBus::wait_fd(boost::asio::posix::stream_descriptor::wait_type type,
 MessagePtr SystemdBus::method_call(const char* path, const char* interface, const char* member,
                                    std::string& err) {
   sd_bus_message* raw = nullptr;
-  int r = bus_ ? sd_bus_message_new_method_call(bus_.get(), &raw, kService, path, interface, member)
+  int r = bus_ ? sd_bus_message_new_method_call(bus_.get(), &raw, kSystemdService, path, interface,
+                                                member)
                : -ENOTCONN;
   MessagePtr m(raw);
   if (r < 0) err = std::string(member) + ": " + errno_text(-r);

@@ -18,9 +18,6 @@ namespace mobasher::actions {
 
 namespace {
 
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
-
 SteadyTime now() {
   return std::chrono::steady_clock::now();
 }
@@ -125,7 +122,7 @@ void SystemdClient::Impl::submit_unit(Verb verb, const std::string& unit,
 void SystemdClient::Impl::send_unit(uint64_t op, Verb verb, const std::string& unit) {
   std::string err = bus_.open() ? "" : bus_.not_connected();
   MessagePtr m;
-  if (err.empty()) m = bus_.method_call(kManagerPath, kManager, method_of(verb), err);
+  if (err.empty()) m = bus_.method_call(kSystemdManagerPath, kSystemdManager, method_of(verb), err);
   if (m) {
     if (int r = sd_bus_message_append(m.get(), "ss", unit.c_str(), "replace"); r < 0)
       err = std::string(method_of(verb)) + ": " + errno_text(-r);

@@ -8,6 +8,11 @@
 
 namespace mobasher::actions {
 
+// systemd's bus name, its manager's object path and interface.
+inline constexpr const char* kSystemdService = "org.freedesktop.systemd1";
+inline constexpr const char* kSystemdManagerPath = "/org/freedesktop/systemd1";
+inline constexpr const char* kSystemdManager = "org.freedesktop.systemd1.Manager";
+
 // One unit, from a bulk GetAll of org.freedesktop.systemd1.Unit (+ .Service for *.service).
 struct UnitProperties {
   std::string unit;          // the name as requested

@@ -16,7 +16,6 @@ constexpr const char* kColumns[] = {"ts",          "rss",   "swap",     "usage",
                                     "working_set", "limit", "processes"};
 constexpr size_t kValues = std::size(kColumns) - 1;  // without ts
 constexpr size_t kLimitColumn = 5;                   // the last value, not the maximum
-constexpr size_t kTypeAt = 32;                       // {"ts":"<24>",  then "type":"…
 constexpr std::string_view kSampleType = R"(,"type":"sample")";
 
 // One bucket being filled: the time of its last sample and each value's maximum (limit: last).
@@ -46,7 +45,7 @@ class Downsampler {
       : since_(since), step_(step), limits_(limits) {}
 
   void add(std::string_view line) {
-    if (line.compare(kTypeAt, kSampleType.size(), kSampleType) == 0)
+    if (line.compare(kHistoryTypeAt, kSampleType.size(), kSampleType) == 0)
       add_sample(line);
     else
       add_event(line);

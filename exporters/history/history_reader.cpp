@@ -14,18 +14,19 @@
 #include <optional>
 
 #include "agent/base/quantities.hpp"
+#include "exporters/history/history_record.hpp"
 
 namespace mobasher {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kChunk = 64 << 10;
+constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kMaxLine = 1 << 20;
 constexpr std::string_view kTsKey = "{\"ts\":\"";      // 7 bytes, then the 24-byte ts and '"'
 constexpr std::string_view kTypeKey = ",\"type\":\"";  // at 32
 constexpr std::string_view kUnitKey = ",\"unit\":\"";  // right after the type's closing quote
-constexpr size_t kTsLen = 24, kTypeAt = 32, kTypeValueAt = kTypeAt + 9;
+constexpr size_t kTsLen = 24, kTypeAt = kHistoryTypeAt, kTypeValueAt = kTypeAt + 9;
 
 bool digits(std::string_view s, size_t at, size_t n, int& out) {
   out = 0;
@@ -74,7 +75,7 @@ class Source {
       return;
     }
     fd_ = -1;
-    ::gzbuffer(gz_, kChunk);
+    ::gzbuffer(gz_, kReadChunk);
     if (::gzdirect(gz_) == 1) error_ = path_ + ": not in gzip format";
   }
   ~Source() {
@@ -177,11 +178,11 @@ bool read_file(const HistoryFile& f, LineFilter& filter, HistoryReadStats& stats
   }
   ++stats.files;
   Source src(fd, compressed, path);
-  auto buf = std::make_unique<char[]>(kChunk);
+  auto buf = std::make_unique<char[]>(kReadChunk);
   std::string carry;      // the start of a line that continues in the next chunk
   bool too_long = false;  // the current line passed kMaxLine: skipped up to its '\n'
   for (;;) {
-    ssize_t n = src.read(buf.get(), kChunk);
+    ssize_t n = src.read(buf.get(), kReadChunk);
     if (n < 0) {
       stats.errors.push_back(src.error());
       return true;

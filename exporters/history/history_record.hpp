@@ -19,6 +19,9 @@
 
 namespace mobasher {
 
+// Where `,"type":"` starts in every record: after `{"ts":"`, the 24-byte time and its quote.
+inline constexpr size_t kHistoryTypeAt = 32;
+
 std::string history_unit_sample(const UnitSample& u, WallTime t);
 std::string history_node_sample(const NodeSample& n, WallTime t);
 // fields: an object of extra members, written after ts, type and unit (unit "" = absent).

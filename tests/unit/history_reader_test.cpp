@@ -184,7 +184,7 @@ TEST_F(HistoryReaderTest, ListsRotatedFilesByStartAndSequenceThenCurrent) {
 TEST(HistoryRecordTime, ParsesTheFixedPrefixOnly) {
   WallTime t;
   ASSERT_TRUE(record_time("{\"ts\":\"2026-12-01T08:30:00.250Z\",\"type\":\"sample\"}", t));
-  EXPECT_EQ(t, kT0 + hours(8) + std::chrono::minutes(30) + milliseconds(250));
+  EXPECT_EQ(t, kHistoryT0 + hours(8) + std::chrono::minutes(30) + milliseconds(250));
   ASSERT_TRUE(record_time("{\"ts\":\"2024-02-29T23:59:59.999Z\",", t));
   EXPECT_EQ(t, WallClock::from_time_t(1709251199) + milliseconds(999));
   for (const char* bad : {"", "{\"ts\":\"2026-12-01T08:30:00.250", "{\"ts\":\"yesterday\"}",

@@ -209,10 +209,12 @@ TEST_F(HistoryWriterTest, RetentionKeepsTheNewestMaxFiles) {
 TEST_F(HistoryWriterTest, RetentionRemovesFilesWhoseLastRecordIsOlderThanMaxAge) {
   auto day = hours(24);
   fs::create_directories(dir());
-  write_gz(dir() / "history-20261021T000000Z.jsonl.gz", rec(kT0 - 41 * day) + "\n");  // ends -36d
-  write_gz(dir() / "history-20261026T000000Z.jsonl.gz", rec(kT0 - 36 * day) + "\n");  // ends -21d
-  write_gz(dir() / "history-20261110T000000Z.jsonl.gz", rec(kT0 - 21 * day) + "\n");
-  write("current.jsonl", rec(kT0 - day) + "\n");
+  write_gz(dir() / "history-20261021T000000Z.jsonl.gz",
+           rec(kHistoryT0 - 41 * day) + "\n");  // ends -36d
+  write_gz(dir() / "history-20261026T000000Z.jsonl.gz",
+           rec(kHistoryT0 - 36 * day) + "\n");  // ends -21d
+  write_gz(dir() / "history-20261110T000000Z.jsonl.gz", rec(kHistoryT0 - 21 * day) + "\n");
+  write("current.jsonl", rec(kHistoryT0 - day) + "\n");
   HistoryOptions o = opts();
   o.max_age = 30 * day;
   HistoryWriter w(o, clock());
@@ -292,7 +294,7 @@ TEST_F(HistoryWriterTest, UnwritableDirectoryKeepsRecordsPendingUntilItWorks) {
   HistoryWriter w(o, clock());
   std::string current = (o.dir / "current.jsonl").string();
   EXPECT_EQ(w.status().error, current + ": Not a directory");
-  EXPECT_EQ(w.status().error_since, kT0);
+  EXPECT_EQ(w.status().error_since, kHistoryT0);
 
   std::vector<std::string> want = {rec(at(0s), 1), rec(at(15s), 2), rec(at(30s), 3)};
   set_now(at(40s));
@@ -300,7 +302,7 @@ TEST_F(HistoryWriterTest, UnwritableDirectoryKeepsRecordsPendingUntilItWorks) {
   EXPECT_FALSE(w.flush(kWait));
   HistoryStatus s = w.status();
   EXPECT_EQ(s.error, current + ": Not a directory");
-  EXPECT_EQ(s.error_since, kT0);  // when the failure began, not the last attempt
+  EXPECT_EQ(s.error_since, kHistoryT0);  // when the failure began, not the last attempt
   EXPECT_EQ(s.pending, 3u);
   EXPECT_EQ(s.records_written, 0u);
   EXPECT_EQ(s.records_dropped, 0u);
