@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
 #include <csignal>
 
 #include "exporters/history/history_record.hpp"
@@ -69,7 +71,10 @@ void Daemon::output(const ScanStep& step) {
     stats_.history = history_->status();
   }
   stats_.self = self_.read();
-  pub_.publish(render(step.snapshot, stats_, config_, exposition_));
+  // Bodies are made on this loop, never on an HTTP worker (lazy_text.hpp says why).
+  pub_.publish(
+      render(step.snapshot, stats_, config_, exposition_,
+             [this](std::function<void()> job) { boost::asio::post(io_, std::move(job)); }));
 }
 
 void Daemon::scan_now() {

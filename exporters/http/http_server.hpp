@@ -18,31 +18,13 @@
 #include <vector>
 
 #include "agent/base/snapshot.hpp"
+#include "exporters/http/lazy_text.hpp"
 #include "exporters/http/web_config.hpp"
 
 struct mg_context;
 struct mg_connection;
 
 namespace mobasher {
-
-// A body made by the first request that asks for it and kept for the snapshot's life: a scan
-// nobody scrapes costs no rendering. Thread-safe.
-class LazyText {
- public:
-  explicit LazyText(std::function<std::string()> make) : make_(std::move(make)) {}
-  const std::string& get() const {
-    std::call_once(once_, [this] {
-      text_ = make_();
-      make_ = nullptr;  // what it captured (the snapshot) is not kept twice
-    });
-    return text_;
-  }
-
- private:
-  mutable std::once_flag once_;
-  mutable std::function<std::string()> make_;
-  mutable std::string text_;
-};
 
 // Everything a request can serve, from one scan.
 struct Published {

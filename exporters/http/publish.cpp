@@ -14,18 +14,22 @@ prometheus::Histogram::BucketBoundaries scan_duration_buckets() {
 }
 
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg,
-                                  std::shared_ptr<ExpositionCache> cache) {
+                                  std::shared_ptr<ExpositionCache> cache, const RenderRunner& run) {
   auto p = std::make_shared<Published>();
-  p->metrics = std::make_shared<LazyText>([snap, stats, cache = std::move(cache)] {
-    auto families = build_families(*snap, stats, stats.self);
-    return cache ? cache->render(std::move(families)) : render_exposition(families);
-  });
-  p->status = std::make_shared<LazyText>([snap, version = stats.version] {
-    return status_json(*snap, version)
-        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  });
+  p->metrics = std::make_shared<LazyText>(
+      [snap, stats, cache = std::move(cache)] {
+        auto families = build_families(*snap, stats, stats.self);
+        return cache ? cache->render(std::move(families)) : render_exposition(families);
+      },
+      run);
+  p->status = std::make_shared<LazyText>(
+      [snap, version = stats.version] {
+        return status_json(*snap, version)
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      },
+      run);
   p->page = std::make_shared<LazyText>(
-      [snap, version = stats.version] { return status_page(status_json(*snap, version)); });
+      [snap, version = stats.version] { return status_page(status_json(*snap, version)); }, run);
   p->scanned_at = std::chrono::steady_clock::now();
   p->stale_after = 3 * cfg.scan_interval;
   if (snap->errors.count("node") && !snap->node.mem_total)

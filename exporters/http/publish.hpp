@@ -17,11 +17,13 @@ namespace mobasher {
 
 prometheus::Histogram::BucketBoundaries scan_duration_buckets();
 
-// Everything a request can ask for from one snapshot; each body is rendered by the first
-// request for it (LazyText). cache: the daemon's, kept across snapshots (the text of unchanged
-// metric families is reused); null for a one-off rendering.
+// Everything a request can ask for from one snapshot; each body is rendered when first asked
+// for (LazyText), through run (the daemon's event loop; null: on the asking thread). cache: the
+// daemon's, kept across snapshots (the text of unchanged metric families is reused); null for a
+// one-off rendering.
 std::shared_ptr<Published> render(SnapshotPtr snap, const AgentStats& stats, const Config& cfg,
-                                  std::shared_ptr<ExpositionCache> cache = nullptr);
+                                  std::shared_ptr<ExpositionCache> cache = nullptr,
+                                  const RenderRunner& run = nullptr);
 
 // GET /api/v1/history over the files in dir (400 with the reason for a bad query).
 // /api/v1/history over the store in dir: the JSON of history_api(); a HEAD request is checked
