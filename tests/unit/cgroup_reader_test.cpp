@@ -158,6 +158,22 @@ TEST(ReadCgroupMemoryV2, AllFields) {
   EXPECT_EQ(m.generation, inode_of(cg.memory_dir()));
 }
 
+// The files a real cgroup v2 kernel wrote (tests/vm/cgroup2.sh, kernel 6.1), read through the
+// reader: memory.stat has many more keys than the fixture builder writes.
+TEST(ReadCgroupMemoryV2, RealKernelFiles) {
+  FixtureTree fx;
+  auto cg = fx.cgroup_v2(kUnit).procs({101}).usage(33542144).limit(32_MiB).swap(17326080);
+  fx.write("cgroup/" + std::string(kUnit) + "/memory.stat", captured("cgroup_v2_memory.stat"));
+  fx.write("cgroup/" + std::string(kUnit) + "/memory.events", captured("cgroup_v2_memory.events"));
+  auto r = read_cgroup_memory(cg.memory_dir(), true);
+  EXPECT_EQ(r.errors, 0);
+  EXPECT_EQ(r.memory.anon, 33329152u);
+  EXPECT_EQ(r.memory.file, 4096u);
+  EXPECT_EQ(r.memory.inactive_file, 0u);
+  EXPECT_EQ(r.memory.working_set(), 33542144u);  // memory.current - inactive_file
+  EXPECT_EQ(r.memory.oom_kills, 1u);             // oom_kill, not oom or oom_group_kill
+}
+
 TEST(ReadCgroupMemoryV2, MaxIsNoLimit) {
   FixtureTree fx;
   auto cg = fx.cgroup_v2(kUnit).usage(1_MiB).no_limit();
