@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-120}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config proc_files cgroup_files text_values records)
+((${#targets[@]})) || targets=(config proc_files cgroup_files text_values records web_config)
 BUILD=${BUILD:-build-fuzz}
 OUT=${OUT:-/tmp/mobasher-fuzz}
 scripts/install-deps.sh --fuzz
