@@ -24,9 +24,9 @@ namespace {
 constexpr size_t kReadChunk = 64 << 10;
 constexpr size_t kMaxLine = 1 << 20;
 constexpr std::string_view kTsKey = "{\"ts\":\"";      // 7 bytes, then the 24-byte ts and '"'
-constexpr std::string_view kTypeKey = ",\"type\":\"";  // at 32
+constexpr std::string_view kTypeKey = ",\"type\":\"";  // at kHistoryTypeAt
 constexpr std::string_view kUnitKey = ",\"unit\":\"";  // right after the type's closing quote
-constexpr size_t kTsLen = 24, kTypeAt = kHistoryTypeAt, kTypeValueAt = kTypeAt + 9;
+constexpr size_t kTsLen = 24, kTypeValueAt = kHistoryTypeAt + kTypeKey.size();
 
 bool digits(std::string_view s, size_t at, size_t n, int& out) {
   out = 0;
@@ -125,7 +125,7 @@ class LineFilter {
 
   bool line(std::string_view l) {
     ++stats_.lines;
-    if (l.size() < kTypeAt || l.compare(0, kTsKey.size(), kTsKey) != 0 ||
+    if (l.size() < kHistoryTypeAt || l.compare(0, kTsKey.size(), kTsKey) != 0 ||
         !ts_shape(l.substr(kTsKey.size())) || l[kTsKey.size() + kTsLen] != '"') {
       ++stats_.bad_lines;
       return true;
@@ -133,7 +133,7 @@ class LineFilter {
     std::string_view ts = l.substr(kTsKey.size(), kTsLen);
     if (ts > until_) return false;  // ts never decreases: nothing after this can match
     if (ts < since_) return true;
-    if (l.compare(kTypeAt, kTypeKey.size(), kTypeKey) != 0) {
+    if (l.compare(kHistoryTypeAt, kTypeKey.size(), kTypeKey) != 0) {
       ++stats_.bad_lines;
       return true;
     }
@@ -226,7 +226,7 @@ bool read_file(const HistoryFile& f, LineFilter& filter, HistoryReadStats& stats
 bool first_record_time(const fs::path& path, WallTime& out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char buf[kTypeAt];
+  char buf[kHistoryTypeAt];
   ssize_t n = ::pread(fd, buf, sizeof buf, 0);
   ::close(fd);
   return n == static_cast<ssize_t>(sizeof buf) &&
@@ -274,7 +274,7 @@ std::optional<double> sample_number(std::string_view line, std::string_view key)
 }
 
 bool record_time(std::string_view line, WallTime& out) {
-  if (line.size() < kTypeAt || line.compare(0, kTsKey.size(), kTsKey) != 0) return false;
+  if (line.size() < kHistoryTypeAt || line.compare(0, kTsKey.size(), kTsKey) != 0) return false;
   std::string_view ts = line.substr(kTsKey.size(), kTsLen);
   if (!ts_shape(ts) || line[kTsKey.size() + kTsLen] != '"') return false;
   auto t = parse_rfc3339(ts);

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kCopyChunk = 64 << 10;
+constexpr size_t kIoChunk = 64 << 10;  // the tail scan and the compression read this much at a time
 constexpr const char* kCurrent = "current.jsonl";
 
 std::string path_error(const fs::path& p, int e) {
@@ -78,9 +78,9 @@ struct TailScan {
 bool scan_tail(int fd, uint64_t size, TailScan& out) {
   uint64_t pos = size;
   bool in_zeros = true;
-  auto buf = std::make_unique<char[]>(kCopyChunk);
+  auto buf = std::make_unique<char[]>(kIoChunk);
   while (pos > 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyChunk, pos));
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kIoChunk, pos));
     pos -= n;
     if (::pread(fd, buf.get(), n, static_cast<off_t>(pos)) != static_cast<ssize_t>(n)) {
       if (errno == 0) errno = EIO;
@@ -389,10 +389,10 @@ bool HistoryWriter::compress(const fs::path& plain, std::string& err) {
     ::unlink(tmp.c_str());
     return false;
   }
-  auto buf = std::make_unique<char[]>(kCopyChunk);
+  auto buf = std::make_unique<char[]>(kIoChunk);
   bool ok = true;
   for (;;) {
-    ssize_t n = ::read(in, buf.get(), kCopyChunk);
+    ssize_t n = ::read(in, buf.get(), kIoChunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       err = path_error(plain, errno);
