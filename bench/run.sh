@@ -20,7 +20,9 @@
 #      scan_interval PACE and process-exporter (default flags), each scraped once every PACE
 #      seconds over a keep-alive connection, PACED times (bench/paced_scrape.py): the daemon's
 #      whole CPU per scan (scan, tracking, history, render, HTTP, its idle threads) against
-#      process-exporter's whole CPU per scrape
+#      process-exporter's whole CPU per scrape; and the floor under it (bench/read_floor): the
+#      same files the agent reads each scan (its 58 kept descriptors and 6 re-opened cgroup.procs),
+#      read at the same pace and nothing else done: no parsing, tracking, rendering or HTTP
 #   then a summary table with each target and PASS/FAIL (also in $OUT/summary.txt).
 #
 # WITH_SCENARIO="CMD": set the scenario up (N1 unrelated), run CMD under bash -c, clean up, exit
@@ -46,13 +48,14 @@ PACED=${PACED:-60}
 AGENT=$BUILD/mobasher-agent
 LEAKER=$BUILD/mobasher-leaker
 SCAN_BENCH=$BUILD/bench/scan_bench
+READ_FLOOR=$BUILD/bench/read_floor
 CYCLE_BENCH=$BUILD/bench/cycle_bench
 PPE=$(command -v prometheus-process-exporter || true)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 [[ $EUID -eq 0 ]] || die "must run as root (cgroups)"
-for b in "$AGENT" "$LEAKER" "$SCAN_BENCH"; do [[ -x $b ]] || die "missing $b (build first)"; done
+for b in "$AGENT" "$LEAKER" "$SCAN_BENCH" "$READ_FLOOR"; do [[ -x $b ]] || die "missing $b (build first)"; done
 [[ -n $PPE ]] || die "prometheus-process-exporter not installed (apt-get install prometheus-process-exporter)"
 for t in wrk curl python3; do command -v $t >/dev/null || die "$t not installed"; done
 CG=/sys/fs/cgroup
@@ -333,10 +336,25 @@ kill_wait TERM "$AGENT_PID"
 
 log "agent at scan_interval 10ms for $SCANS scans"
 start_agent rss 10ms
-# Touch every civetweb worker (16, HttpServer's default) once before the first sample: a
-# worker's first request touches its stack and buffers once, which the polls below would otherwise
-# spread over the first few thousand scans, looking like growth.
+# Touch every civetweb worker (128, HttpServer's default) before the first sample: a worker's first
+# request touches its stack and buffers once (~13 kB), which the polls below (a new connection
+# each, so a worker each) would otherwise spread over the first few thousand scans, looking like
+# growth (+620 kB from 1,000 to 10,000 scans with only wrk's 64 connections). wrk's 64 at once,
+# then 300 one after another, as the soak does (docs/RELIABILITY.md, "Soak").
+warm0=$(vmrss_kb "$AGENT_PID")
 wrk -t1 -c64 -d1s "http://127.0.0.1:$AGENT_PORT/metrics" >/dev/null 2>&1
+python3 - "$AGENT_PORT" <<'PY' || die "the warm-up scrapes failed"
+import http.client, sys
+for _ in range(300):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    r.read()
+    c.close()
+    if r.status != 200:
+        sys.exit(f"HTTP {r.status}")
+PY
+log "  HTTP workers warmed (wrk -c64, then 300 connections): VmRSS $warm0 -> $(vmrss_kb "$AGENT_PID") kB"
 RSS_1K="" RSS_END="" CPU_1K="" CPU_END="" SCANS_1K="" SCANS_END="" RSS_TRACE=""
 next_trace=100
 t_start=$(now_s)
@@ -373,6 +391,22 @@ log "side by side, one scrape every ${PACE}s, $PACED scrapes: the agent at scan_
 start_agent paced "${PACE}s"
 paced "$AGENT_PORT" "$AGENT_PID" agent
 kill_wait TERM "$AGENT_PID"
+# The floor: the files of that scan (v1 layout: 6 memory.* files per unit, each unit process's
+# status, the node's and the agent's own; cgroup.procs re-opened as the agent does under 2 s),
+# read at the same pace with nothing else done.
+floor_kept=() floor_reopened=()
+for u in "${UNITS[@]}"; do
+  for f in usage_in_bytes limit_in_bytes memsw.usage_in_bytes stat oom_control failcnt; do
+    floor_kept+=("$CG/memory/$SLICE/archiver@$u.service/memory.$f")
+  done
+  floor_reopened+=("$CG/systemd/$SLICE/archiver@$u.service/cgroup.procs")
+  for p in $(cat "$CG/systemd/$SLICE/archiver@$u.service/cgroup.procs"); do floor_kept+=("/proc/$p/status"); done
+done
+floor_kept+=(/proc/self/stat /proc/meminfo /proc/vmstat /proc/pressure/memory)
+log "  the floor: ${#floor_kept[@]} files kept open and ${#floor_reopened[@]} re-opened, read every ${PACE}s, $PACED times"
+"$READ_FLOOR" "$(python3 -c "print(round($PACE * 1000))")" "$PACED" "${floor_kept[@]}" -- "${floor_reopened[@]}" \
+  >"$OUT/read_floor.json" || die "read_floor failed"
+log "  floor: $(cat "$OUT/read_floor.json")"
 log "  and prometheus-process-exporter (default flags)"
 port=$(free_port)
 "$PPE" -config.path "$WORK/ppe.yml" -web.listen-address "127.0.0.1:$port" >"$OUT/ppe_paced.log" 2>&1 &
@@ -471,6 +505,11 @@ row(f"daemon per scan + scrape (every {e['PACE']}s) <= 1/100 process-exporter",
     f"{daemon:.0f} vs {ppe_paced/100:.0f} us (1/{ppe_paced/daemon:.0f})", daemon <= ppe_paced / 100)
 print(f"  ({paced_agent['scans']} scans, {paced_agent['scrapes']} scrapes on {paced_agent['connects']} "
       f"connections; process-exporter {ppe_paced:.0f} us over {paced_ppe['scrapes']} scrapes)")
+floor = json.load(open(f"{e['OUT']}/read_floor.json"))
+row(f"  the floor: its files alone, read every {e['PACE']}s, <= 1/100", f"{floor['cpu_us_median']:.0f} vs {ppe_paced/100:.0f} us (1/{ppe_paced/floor['cpu_us_median']:.0f})",
+    floor["cpu_us_median"] <= ppe_paced / 100)
+print(f"  ({floor['files_kept']} files kept open + {floor['files_reopened']} re-opened, {floor['bytes_per_round']} bytes "
+      f"a round, median of {floor['rounds']} rounds; mean {floor['cpu_us_mean']:.0f} us)")
 row(f"scan flat within 20% from N={N1} to N={N2}", f"{ref:.1f} -> {scan2:.1f} us ({(scan2/ref-1)*100:+.1f}%)", scan2 <= ref * 1.2)
 row("/metrics median latency <= 2 ms (wrk -c50)", f"{p50:.3f} ms", p50 <= 2)
 row("agent VmRSS <= 10 MiB after 10,000 scans", f"{rss2/1024:.2f} MiB", rss2 <= 10240)

@@ -1,0 +1,94 @@
+// read_floor INTERVAL_MS COUNT KEPT... [-- REOPENED...]: the floor under a scan's CPU cost, the
+// kernel's side of it. Every INTERVAL_MS it reads each KEPT file whole from offset 0 through a
+// descriptor kept open (as the agent reads /proc/PID/status, memory.* and the node's files), and
+// each REOPENED file through a fresh openat of it (as the agent reads v1 cgroup.procs at intervals
+// under 2 s), and nothing else: no parsing, no allocation, no metrics. It prints the CPU time the
+// reads took (CLOCK_THREAD_CPUTIME_ID around them), median and mean over COUNT rounds, after one
+// unmeasured round. bench/run.sh runs it in the scenario with the agent's own files at the
+// agent's pace (docs/BENCHMARKS.md, "The floor").
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+namespace {
+
+double thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Reads fd whole from offset 0; the bytes read (0 when it fails).
+size_t read_whole(int fd, std::vector<char>& buf) {
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd, buf.data() + len, buf.size() - len, static_cast<off_t>(len));
+    if (n <= 0) return len;
+    len += static_cast<size_t>(n);
+    if (len == buf.size()) buf.resize(buf.size() * 2);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: read_floor INTERVAL_MS COUNT KEPT... [-- REOPENED...]\n");
+    return 2;
+  }
+  const long interval_ms = std::strtol(argv[1], nullptr, 10);
+  const int count = std::atoi(argv[2]);
+  std::vector<int> kept;
+  std::vector<const char*> reopened;
+  bool after_dashes = false;
+  for (int i = 3; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      after_dashes = true;
+    } else if (after_dashes) {
+      reopened.push_back(argv[i]);
+    } else {
+      int fd = ::open(argv[i], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        std::fprintf(stderr, "read_floor: cannot open %s: %s\n", argv[i], std::strerror(errno));
+        return 1;
+      }
+      kept.push_back(fd);
+    }
+  }
+  std::vector<char> buf(64 << 10);
+  std::vector<double> rounds;
+  size_t bytes = 0;
+  for (int r = 0; r <= count; ++r) {
+    timespec pause{interval_ms / 1000, (interval_ms % 1000) * 1000000};
+    nanosleep(&pause, nullptr);
+    const double t0 = thread_cpu_us();
+    size_t round_bytes = 0;
+    for (int fd : kept) round_bytes += read_whole(fd, buf);
+    for (const char* path : reopened) {
+      int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      round_bytes += read_whole(fd, buf);
+      ::close(fd);
+    }
+    const double spent = thread_cpu_us() - t0;
+    if (r > 0) rounds.push_back(spent);  // the first round opens caches: not measured
+    bytes = round_bytes;
+  }
+  std::vector<double> sorted = rounds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double mean = std::accumulate(rounds.begin(), rounds.end(), 0.0) / rounds.size();
+  std::printf(
+      "{\"files_kept\": %zu, \"files_reopened\": %zu, \"bytes_per_round\": %zu, \"rounds\": %d, "
+      "\"interval_ms\": %ld, \"cpu_us_median\": %.1f, \"cpu_us_mean\": %.1f}\n",
+      kept.size(), reopened.size(), bytes, count, interval_ms, median, mean);
+  return 0;
+}
