@@ -44,8 +44,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: read_floor INTERVAL_MS COUNT KEPT... [-- REOPENED...]\n");
     return 2;
   }
-  const long interval_ms = std::strtol(argv[1], nullptr, 10);
-  const int count = std::atoi(argv[2]);
+  char* end = nullptr;
+  const long interval_ms = std::strtol(argv[1], &end, 10);
+  if (*end != '\0' || interval_ms < 0) {
+    std::fprintf(stderr, "read_floor: INTERVAL_MS '%s' is not a whole number >= 0\n", argv[1]);
+    return 2;
+  }
+  const long count = std::strtol(argv[2], &end, 10);
+  if (*end != '\0' || count < 1 || count > 1000000) {
+    std::fprintf(stderr, "read_floor: COUNT '%s' is not a whole number from 1 to 1000000\n",
+                 argv[2]);
+    return 2;
+  }
   std::vector<int> kept;
   std::vector<const char*> reopened;
   bool after_dashes = false;
@@ -66,7 +76,7 @@ int main(int argc, char** argv) {
   std::vector<char> buf(64 << 10);
   std::vector<double> rounds;
   size_t bytes = 0;
-  for (int r = 0; r <= count; ++r) {
+  for (long r = 0; r <= count; ++r) {
     timespec pause{interval_ms / 1000, (interval_ms % 1000) * 1000000};
     nanosleep(&pause, nullptr);
     const double t0 = thread_cpu_us();
@@ -87,7 +97,7 @@ int main(int argc, char** argv) {
   const double median = sorted[sorted.size() / 2];
   const double mean = std::accumulate(rounds.begin(), rounds.end(), 0.0) / rounds.size();
   std::printf(
-      "{\"files_kept\": %zu, \"files_reopened\": %zu, \"bytes_per_round\": %zu, \"rounds\": %d, "
+      "{\"files_kept\": %zu, \"files_reopened\": %zu, \"bytes_per_round\": %zu, \"rounds\": %ld, "
       "\"interval_ms\": %ld, \"cpu_us_median\": %.1f, \"cpu_us_mean\": %.1f}\n",
       kept.size(), reopened.size(), bytes, count, interval_ms, median, mean);
   return 0;
