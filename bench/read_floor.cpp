@@ -1,6 +1,7 @@
 // read_floor INTERVAL_MS COUNT KEPT... [-- REOPENED...]: the floor under a scan's CPU cost, the
 // kernel's side of it. Every INTERVAL_MS it reads each KEPT file whole from offset 0 through a
-// descriptor kept open (as the agent reads /proc/PID/status, memory.* and the node's files), and
+// descriptor kept open, with the agent's own pread_whole (as the agent reads /proc/PID/status,
+// memory.* and the node's files: one pread a file where the agent needs one), and
 // each REOPENED file through a fresh openat of it (as the agent reads v1 cgroup.procs at intervals
 // under 2 s), and nothing else: no parsing, no allocation, no metrics. It prints the CPU time the
 // reads took (CLOCK_THREAD_CPUTIME_ID around them), median and mean over COUNT rounds, after one
@@ -18,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "collectors/proc_reader.hpp"
+
 namespace {
 
 double thread_cpu_us() {
@@ -26,15 +29,12 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-// Reads fd whole from offset 0; the bytes read (0 when it fails).
-size_t read_whole(int fd, std::vector<char>& buf) {
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = ::pread(fd, buf.data() + len, buf.size() - len, static_cast<off_t>(len));
-    if (n <= 0) return len;
-    len += static_cast<size_t>(n);
-    if (len == buf.size()) buf.resize(buf.size() * 2);
-  }
+// The agent's own read: from offset 0 into a reused buffer, ended by a short read as the agent
+// ends it (Records::many: a read shorter than a page minus a record; every file here is either a
+// seq_file of records, cgroup.procs and vmstat, or made in one piece and far shorter than that).
+size_t read_whole(int fd, std::string& buf) {
+  auto text = mobasher::pread_whole(fd, buf, mobasher::Records::many);
+  return text ? text->size() : 0;
 }
 
 }  // namespace
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       kept.push_back(fd);
     }
   }
-  std::vector<char> buf(64 << 10);
+  std::string buf;
   std::vector<double> rounds;
   size_t bytes = 0;
   for (long r = 0; r <= count; ++r) {
