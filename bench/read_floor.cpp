@@ -1,9 +1,9 @@
 // read_floor INTERVAL_MS COUNT KEPT... [-- REOPENED...]: the floor under a scan's CPU cost, the
 // kernel's side of it. Every INTERVAL_MS it reads each KEPT file whole from offset 0 through a
 // descriptor kept open, with the agent's own pread_whole (as the agent reads /proc/PID/status,
-// memory.* and the node's files: one pread a file where the agent needs one), and
-// each REOPENED file through a fresh openat of it (as the agent reads v1 cgroup.procs at intervals
-// under 2 s), and nothing else: no parsing, no allocation, no metrics. It prints the CPU time the
+// memory.* and the node's files: one pread a file where the agent needs one), and each REOPENED
+// file through a fresh openat of it (as the agent reads v1 cgroup.procs at intervals under 2 s),
+// and nothing else: no parsing, no allocation, no metrics. It prints the CPU time the
 // reads took (CLOCK_THREAD_CPUTIME_ID around them), median and mean over COUNT rounds, after one
 // unmeasured round. bench/run.sh runs it in the scenario with the agent's own files at the
 // agent's pace (docs/BENCHMARKS.md, "The floor").
@@ -35,6 +35,26 @@ double thread_cpu_us() {
 size_t read_whole(int fd, std::string& buf) {
   auto text = mobasher::pread_whole(fd, buf, mobasher::Records::many);
   return text ? text->size() : 0;
+}
+
+// One round: every kept file, then every reopened one; the CPU time it took, or -1 (said on
+// stderr, naming the file) when a file could not be opened: a round that skipped one would
+// under-measure.
+double read_round(const std::vector<int>& kept, const std::vector<const char*>& reopened,
+                  std::string& buf, size_t& bytes) {
+  const double t0 = thread_cpu_us();
+  bytes = 0;
+  for (int fd : kept) bytes += read_whole(fd, buf);
+  for (const char* path : reopened) {
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "read_floor: cannot open %s: %s\n", path, std::strerror(errno));
+      return -1;
+    }
+    bytes += read_whole(fd, buf);
+    ::close(fd);
+  }
+  return thread_cpu_us() - t0;
 }
 
 }  // namespace
@@ -79,18 +99,9 @@ int main(int argc, char** argv) {
   for (long r = 0; r <= count; ++r) {
     timespec pause{interval_ms / 1000, (interval_ms % 1000) * 1000000};
     nanosleep(&pause, nullptr);
-    const double t0 = thread_cpu_us();
-    size_t round_bytes = 0;
-    for (int fd : kept) round_bytes += read_whole(fd, buf);
-    for (const char* path : reopened) {
-      int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      round_bytes += read_whole(fd, buf);
-      ::close(fd);
-    }
-    const double spent = thread_cpu_us() - t0;
+    const double spent = read_round(kept, reopened, buf, bytes);
+    if (spent < 0) return 1;
     if (r > 0) rounds.push_back(spent);  // the first round opens caches: not measured
-    bytes = round_bytes;
   }
   std::vector<double> sorted = rounds;
   std::sort(sorted.begin(), sorted.end());
